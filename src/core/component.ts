@@ -1,0 +1,73 @@
+/**
+ * The component model: receivers, processors and exporters behind factories, like the
+ * OpenTelemetry Collector. Data moves between them through Consumers.
+ */
+import type { ZodType, ZodTypeDef } from 'zod';
+import type { Signal, SignalData } from '../model/otlp.js';
+import type { Logger } from './telemetry/logger.js';
+import type { SelfMetrics } from './telemetry/metrics.js';
+
+export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+
+/** Every component has the same lifecycle: start once, shutdown any number of times, even unstarted. */
+export interface Component {
+  start(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The receiving side of a pipeline step. `consume` resolves once the data is accepted (queued
+ * or passed on) and rejects with a CapacityError when it cannot take it now; `canAccept` lets a
+ * fan-out check every branch first, so that a refusal never leaves a batch half delivered.
+ */
+export interface Consumer<S extends Signal> {
+  consume(data: SignalData[S]): Promise<void>;
+  canAccept(): boolean;
+}
+
+export type Consumers = { [S in Signal]?: Consumer<S> };
+
+/** What a factory gets besides the config: its id ("type" or "type/name"), a logger and metrics. */
+export interface CreateSettings {
+  id: string;
+  logger: Logger;
+  metrics: SelfMetrics;
+}
+
+export type ConfigSchema<C> = ZodType<C, ZodTypeDef, unknown>;
+
+interface FactoryBase<C> {
+  /** The type part of a component id, as written in config (`otlp`, `groupbytrace`, ...). */
+  readonly type: string;
+  /** One line for `netspan --help` and the README. */
+  readonly description: string;
+  readonly signals: readonly Signal[];
+  /** Validates a raw config block and fills in the defaults. */
+  readonly configSchema: ConfigSchema<C>;
+}
+
+export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'receiver';
+  /** One receiver per id, feeding every pipeline that lists it through `next`. */
+  create(settings: CreateSettings, config: C, next: Consumers): Component;
+}
+
+export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'processor';
+  /** One processor per (pipeline, id). */
+  create<S extends Signal>(settings: CreateSettings, config: C, signal: S, next: Consumer<S>): Component & Consumer<S>;
+}
+
+export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'exporter';
+  /** One exporter per (id, signal), shared by the pipelines of that signal that list it. */
+  create<S extends Signal>(settings: CreateSettings, config: C, signal: S): Component & Consumer<S>;
+}
+
+export type Factory = ReceiverFactory<any> | ProcessorFactory<any> | ExporterFactory<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Splits `type/name` into its type. */
+export function componentType(id: string): string {
+  const slash = id.indexOf('/');
+  return slash < 0 ? id : id.slice(0, slash);
+}
