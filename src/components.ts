@@ -1,0 +1,17 @@
+/** Every component netspan ships, by kind: the config's `type` names resolve here. */
+import type { Factory } from './core/component.js';
+import { otlpReceiverFactory } from './receivers/otlp/factory.js';
+import { groupByTraceFactory } from './processors/groupbytrace/factory.js';
+import { debugExporterFactory } from './exporters/debug/factory.js';
+import { fileExporterFactory } from './exporters/file/factory.js';
+import { otlpGrpcExporterFactory } from './exporters/otlpgrpc/factory.js';
+import { otlpHttpExporterFactory } from './exporters/otlphttp/factory.js';
+
+export const FACTORIES: readonly Factory[] = [
+  otlpReceiverFactory,
+  groupByTraceFactory,
+  debugExporterFactory,
+  fileExporterFactory,
+  otlpGrpcExporterFactory,
+  otlpHttpExporterFactory,
+];
