@@ -56,7 +56,7 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv = process.env):
 
 /** Parses YAML text; syntax errors become ConfigIssues with line and column. */
 export function parseYaml(text: string, source: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const issues: ConfigIssue[] = doc.errors.map((e) => ({
       path: e.linePos ? `line ${e.linePos[0].line}:${e.linePos[0].col}` : '',

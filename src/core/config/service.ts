@@ -46,19 +46,17 @@ const telemetrySchema = z
 
 const componentBlocks = z.record(z.string(), z.unknown()).default({});
 
-const rootSchema = z
+/** Only the outline: each part below is checked on its own, so one bad part hides no other. */
+const outlineSchema = z
   .object({
     receivers: componentBlocks,
     processors: componentBlocks,
     exporters: componentBlocks,
-    service: z
-      .object({
-        pipelines: z.record(z.string(), pipelineSchema),
-        telemetry: telemetrySchema,
-      })
-      .strict(),
+    service: z.object({ pipelines: z.unknown(), telemetry: z.unknown() }).strict(),
   })
   .strict();
+
+const pipelinesSchema = z.record(z.string(), pipelineSchema);
 
 export interface ComponentConfig {
   id: string;
@@ -113,12 +111,14 @@ const SECTION_KIND: Record<'receivers' | 'processors' | 'exporters', ComponentKi
 /** Validates a parsed config against the registered factories; throws ConfigError listing every problem. */
 export function validateServiceConfig(raw: unknown, factories: readonly Factory[], source = 'config'): ServiceConfig {
   const issues: ConfigIssue[] = [];
-  const parsed = rootSchema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    issues.push(...zodIssues('', parsed.error.issues));
-    // Keep going with what can be read, so component errors are reported in the same pass.
-  }
+  const outline = outlineSchema.safeParse(raw ?? {});
+  if (!outline.success) issues.push(...zodIssues('', outline.error.issues));
   const root = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const serviceBlock = (root.service && typeof root.service === 'object' ? root.service : {}) as Record<string, unknown>;
+  const parsedPipelines = pipelinesSchema.safeParse(serviceBlock.pipelines);
+  if (!parsedPipelines.success) issues.push(...zodIssues('service.pipelines', parsedPipelines.error.issues));
+  const telemetry = telemetrySchema.safeParse(serviceBlock.telemetry);
+  if (!telemetry.success) issues.push(...zodIssues('service.telemetry', telemetry.error.issues));
 
   const sections = { receivers: new Map(), processors: new Map(), exporters: new Map() } as Record<
     'receivers' | 'processors' | 'exporters',
@@ -143,7 +143,7 @@ export function validateServiceConfig(raw: unknown, factories: readonly Factory[
   }
 
   const pipelines: PipelineConfig[] = [];
-  const rawPipelines = parsed.success ? parsed.data.service.pipelines : {};
+  const rawPipelines = parsedPipelines.success ? parsedPipelines.data : {};
   for (const [name, p] of Object.entries(rawPipelines)) {
     const signal = componentType(name) as Signal;
     const path = `service.pipelines.${name}`;
@@ -162,20 +162,21 @@ export function validateServiceConfig(raw: unknown, factories: readonly Factory[
           issues.push({ path: at, message: `"${id}" is not defined under ${section}` });
           return;
         }
-        const c = sections[section].get(id);
-        if (c && !c.factory.signals.includes(signal))
-          issues.push({ path: at, message: `${c.factory.type} does not support ${signal} (only ${c.factory.signals.join(', ')})` });
+        // Checked even when the block itself is invalid, so both problems show in one pass.
+        const factory = factories.find((f) => f.kind === SECTION_KIND[section] && f.type === componentType(id));
+        if (factory && !factory.signals.includes(signal))
+          issues.push({ path: at, message: `${factory.type} does not support ${signal} (only ${factory.signals.join(', ')})` });
       });
     }
     pipelines.push({ name, signal, ...p });
   }
-  if (parsed.success && pipelines.length === 0 && issues.length === 0)
+  if (parsedPipelines.success && pipelines.length === 0 && issues.length === 0)
     issues.push({ path: 'service.pipelines', message: 'at least one pipeline is needed' });
 
   if (issues.length > 0) throw new ConfigError(issues, { source });
   return {
     ...sections,
     pipelines,
-    telemetry: parsed.success ? parsed.data.service.telemetry : telemetrySchema.parse({}),
+    telemetry: telemetry.success ? telemetry.data : telemetrySchema.parse({}),
   };
 }
