@@ -62,10 +62,10 @@ function help(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}\n  ${' '.repeat(width)}  usage: ${c.usage}`),
     '',
     'Options:',
-    '  --help, -h     Show this help (or a command\'s, after the command).',
+    "  --help, -h     Show this help (or a command's, after the command).",
     '  --version, -v  Print the version.',
     '',
-    'Config: YAML in the OpenTelemetry Collector\'s shape (receivers, processors, exporters,',
+    "Config: YAML in the OpenTelemetry Collector's shape (receivers, processors, exporters,",
     'service.pipelines), with ${env:VAR} and ${env:VAR:-default} expanded. See the README.',
     '',
   ].join('\n');

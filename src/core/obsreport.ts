@@ -15,7 +15,10 @@ export class ReceiverReport {
   accepted(signal: Signal, transport: string, n: number): void {
     if (n > 0)
       this.metrics
-        .counter(`netspan_receiver_accepted_${ITEM_UNIT[signal]}_total`, `Items the receiver accepted into the pipeline.`, ['receiver', 'transport'])
+        .counter(`netspan_receiver_accepted_${ITEM_UNIT[signal]}_total`, `Items the receiver accepted into the pipeline.`, [
+          'receiver',
+          'transport',
+        ])
         .inc({ receiver: this.id, transport }, n);
   }
 
@@ -23,7 +26,11 @@ export class ReceiverReport {
   refused(signal: Signal, transport: string, reason: string, n: number): void {
     if (n > 0)
       this.metrics
-        .counter(`netspan_receiver_refused_${ITEM_UNIT[signal]}_total`, `Items the receiver refused, by reason.`, ['receiver', 'transport', 'reason'])
+        .counter(`netspan_receiver_refused_${ITEM_UNIT[signal]}_total`, `Items the receiver refused, by reason.`, [
+          'receiver',
+          'transport',
+          'reason',
+        ])
         .inc({ receiver: this.id, transport, reason }, n);
   }
 
@@ -44,9 +51,7 @@ export class ExporterReport {
 
   private count(what: string, help: string, n: number): void {
     if (n > 0)
-      this.metrics
-        .counter(`netspan_exporter_${what}_${ITEM_UNIT[this.signal]}_total`, help, ['exporter'])
-        .inc({ exporter: this.id }, n);
+      this.metrics.counter(`netspan_exporter_${what}_${ITEM_UNIT[this.signal]}_total`, help, ['exporter']).inc({ exporter: this.id }, n);
   }
 
   sent(n: number): void {
@@ -69,7 +74,11 @@ export class ExporterReport {
   }
 
   queue(size: number, capacity: number): void {
-    this.metrics.gauge('netspan_exporter_queue_size', 'Batches waiting in the sending queue.', ['exporter']).set({ exporter: this.id }, size);
-    this.metrics.gauge('netspan_exporter_queue_capacity', 'Capacity of the sending queue, in batches.', ['exporter']).set({ exporter: this.id }, capacity);
+    this.metrics
+      .gauge('netspan_exporter_queue_size', 'Batches waiting in the sending queue.', ['exporter'])
+      .set({ exporter: this.id }, size);
+    this.metrics
+      .gauge('netspan_exporter_queue_capacity', 'Capacity of the sending queue, in batches.', ['exporter'])
+      .set({ exporter: this.id }, capacity);
   }
 }

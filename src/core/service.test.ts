@@ -20,14 +20,21 @@ function harness() {
     shutdown: async () => void events.push(`stop ${name}`),
   });
   const rx: ReceiverFactory<object> = {
-    kind: 'receiver', type: 'rx', description: 'test receiver', signals: ['traces'], configSchema: z.object({}),
+    kind: 'receiver',
+    type: 'rx',
+    description: 'test receiver',
+    signals: ['traces'],
+    configSchema: z.object({}),
     create: (s, _c, next) => {
       receivers.set(s.id, next);
       return lifecycle(s.id);
     },
   };
   const tag: ProcessorFactory<{ name: string }> = {
-    kind: 'processor', type: 'tag', description: 'appends its name to the first resource', signals: ['traces'],
+    kind: 'processor',
+    type: 'tag',
+    description: 'appends its name to the first resource',
+    signals: ['traces'],
     configSchema: z.object({ name: z.string() }),
     create: (s, c, _signal, next) => ({
       ...lifecycle(s.id),
@@ -39,7 +46,11 @@ function harness() {
     }),
   };
   const ex: ExporterFactory<object> = {
-    kind: 'exporter', type: 'ex', description: 'records batches', signals: ['traces'], configSchema: z.object({}),
+    kind: 'exporter',
+    type: 'ex',
+    description: 'records batches',
+    signals: ['traces'],
+    configSchema: z.object({}),
     create: (s) => ({
       ...lifecycle(s.id),
       canAccept: () => !full.has(s.id),
@@ -72,7 +83,10 @@ describe('service graph', () => {
     await service.shutdown();
     const starts = h.events.filter((e) => e.startsWith('start'));
     assert.deepEqual(starts, ['start ex/a', 'start ex/b', 'start tag/two', 'start tag/one', 'start rx', 'start rx/b']);
-    assert.deepEqual(h.events.filter((e) => e.startsWith('stop')), starts.reverse().map((e) => e.replace('start', 'stop')));
+    assert.deepEqual(
+      h.events.filter((e) => e.startsWith('stop')),
+      starts.reverse().map((e) => e.replace('start', 'stop')),
+    );
   });
 
   test('fans out to every pipeline and exporter, each branch with its own copy, in processor order', async () => {
@@ -81,8 +95,17 @@ describe('service graph', () => {
     await service.start();
     await h.receivers.get('rx')!.traces!.consume(emptyTraces());
     // ex/a and ex/b from pipeline "traces" (tagged one, two), and ex/b again from "traces/2" (untagged).
-    assert.deepEqual(h.exported.get('ex/a')!.map((t) => t.resourceSpans.map((r) => r.schemaUrl)), [['one', 'two']]);
-    assert.deepEqual(h.exported.get('ex/b')!.map((t) => t.resourceSpans.map((r) => r.schemaUrl)).sort(), [[], ['one', 'two']]);
+    assert.deepEqual(
+      h.exported.get('ex/a')!.map((t) => t.resourceSpans.map((r) => r.schemaUrl)),
+      [['one', 'two']],
+    );
+    assert.deepEqual(
+      h.exported
+        .get('ex/b')!
+        .map((t) => t.resourceSpans.map((r) => r.schemaUrl))
+        .sort(),
+      [[], ['one', 'two']],
+    );
     assert.notEqual(h.exported.get('ex/a')![0], h.exported.get('ex/b')![0]);
     await service.shutdown();
   });

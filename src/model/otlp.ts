@@ -65,8 +65,7 @@ function metricPointCount(metric: Metric): number {
 /** Data points, the unit the collector counts metrics in. */
 export function dataPointCount(metrics: Metrics): number {
   let n = 0;
-  for (const rm of metrics.resourceMetrics)
-    for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += metricPointCount(m);
+  for (const rm of metrics.resourceMetrics) for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += metricPointCount(m);
   return n;
 }
 

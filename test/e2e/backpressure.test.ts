@@ -106,7 +106,9 @@ service:
     const memory = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
     provider.getTracer('bp').startSpan('refused').end();
-    const result = await new Promise<{ code: ExportResultCode; error?: Error }>((resolve) => sdkExporter.export(memory.getFinishedSpans(), resolve));
+    const result = await new Promise<{ code: ExportResultCode; error?: Error }>((resolve) =>
+      sdkExporter.export(memory.getFinishedSpans(), resolve),
+    );
     assert.equal(result.code, ExportResultCode.FAILED);
     assert.match(result.error?.message ?? '', /retryable status/);
     await sdkExporter.shutdown();

@@ -23,7 +23,10 @@ export class NetspanProcess {
   private exit: Promise<number | null>;
   private waiters: (() => void)[] = [];
 
-  private constructor(readonly child: ChildProcess, readonly dir: string) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly dir: string,
+  ) {
     createInterface({ input: child.stderr! }).on('line', (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogLine);
@@ -55,8 +58,10 @@ export class NetspanProcess {
     for (;;) {
       const found = this.logs.find(match);
       if (found) return found;
-      if (this.child.exitCode !== null) throw new Error(`netspan exited (${this.child.exitCode}):\n${this.logs.map((l) => JSON.stringify(l)).join('\n')}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for a log line; have:\n${this.logs.map((l) => JSON.stringify(l)).join('\n')}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`netspan exited (${this.child.exitCode}):\n${this.logs.map((l) => JSON.stringify(l)).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for a log line; have:\n${this.logs.map((l) => JSON.stringify(l)).join('\n')}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
         setTimeout(r, 100);

@@ -10,7 +10,13 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { context, trace, SpanKind, SpanStatusCode, type Attributes, type AttributeValue, type HrTime } from '@opentelemetry/api';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { OTLPTraceExporter as HttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as HttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -64,11 +70,22 @@ function expectedSpan(s: ReadableSpan): Json {
   if (s.parentSpanContext) out.parentSpanId = s.parentSpanContext.spanId;
   if (Object.keys(s.attributes).length) out.attributes = attributes(s.attributes);
   if (s.events.length)
-    out.events = s.events.map((e) => ({ timeUnixNano: nanos(e.time), name: e.name, ...(e.attributes && Object.keys(e.attributes).length ? { attributes: attributes(e.attributes) } : {}) }));
+    out.events = s.events.map((e) => ({
+      timeUnixNano: nanos(e.time),
+      name: e.name,
+      ...(e.attributes && Object.keys(e.attributes).length ? { attributes: attributes(e.attributes) } : {}),
+    }));
   if (s.links.length)
-    out.links = s.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId, ...(l.attributes && Object.keys(l.attributes).length ? { attributes: attributes(l.attributes) } : {}) }));
+    out.links = s.links.map((l) => ({
+      traceId: l.context.traceId,
+      spanId: l.context.spanId,
+      ...(l.attributes && Object.keys(l.attributes).length ? { attributes: attributes(l.attributes) } : {}),
+    }));
   // The SDK always sends a status; OTLP/JSON omits its zero-valued fields (UNSET, "").
-  out.status = { ...(s.status.code !== SpanStatusCode.UNSET ? { code: s.status.code } : {}), ...(s.status.message ? { message: s.status.message } : {}) };
+  out.status = {
+    ...(s.status.code !== SpanStatusCode.UNSET ? { code: s.status.code } : {}),
+    ...(s.status.message ? { message: s.status.message } : {}),
+  };
   return out;
 }
 
@@ -82,14 +99,18 @@ function emitTrace(provider: NodeTracerProvider, label: string): string {
       'server.port': 8080,
       'sampling.ratio': 0.25,
       'feature.enabled': true,
-      'tags': ['a', 'b'],
-      'ports': [80, 443],
-      'ratios': [0.5, 1.5],
-      'flags': [true, false],
+      tags: ['a', 'b'],
+      ports: [80, 443],
+      ratios: [0.5, 1.5],
+      flags: [true, false],
     },
   });
   const rootCtx = trace.setSpan(context.active(), root);
-  const client = tracer.startSpan('SELECT orders', { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql', 'network.peer.port': 5432 } }, rootCtx);
+  const client = tracer.startSpan(
+    'SELECT orders',
+    { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql', 'network.peer.port': 5432 } },
+    rootCtx,
+  );
   client.addEvent('retry', { attempt: 2, reason: 'timeout' });
   client.addEvent('plain');
   client.addLink({ context: root.spanContext(), attributes: { 'link.kind': 'follows' } });
@@ -106,7 +127,8 @@ function readFileSpans(path: string): { resource: Json; scope: Json; span: Json 
   const out: { resource: Json; scope: Json; span: Json }[] = [];
   for (const line of readFileSync(path, 'utf8').split('\n').filter(Boolean)) {
     const req = JSON.parse(line) as { resourceSpans: { resource: Json; scopeSpans: { scope: Json; spans: Json[] }[] }[] };
-    for (const rs of req.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) out.push({ resource: rs.resource, scope: ss.scope, span });
+    for (const rs of req.resourceSpans)
+      for (const ss of rs.scopeSpans) for (const span of ss.spans) out.push({ resource: rs.resource, scope: ss.scope, span });
   }
   return out;
 }

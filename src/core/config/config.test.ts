@@ -39,7 +39,10 @@ function issuesOf(raw: unknown): { path: string; message: string }[] {
 describe('config validation', () => {
   test('a valid config resolves components and pipelines', () => {
     const c = validateServiceConfig(
-      parseYaml('receivers: {rx: {}}\nexporters: {ex: {path: a}, ex/2: {path: b}}\nservice: {pipelines: {traces: {receivers: [rx], exporters: [ex, ex/2]}}}', 't'),
+      parseYaml(
+        'receivers: {rx: {}}\nexporters: {ex: {path: a}, ex/2: {path: b}}\nservice: {pipelines: {traces: {receivers: [rx], exporters: [ex, ex/2]}}}',
+        't',
+      ),
       FACTORIES,
     );
     assert.deepEqual(c.pipelines, [{ name: 'traces', signal: 'traces', receivers: ['rx'], processors: [], exporters: ['ex', 'ex/2'] }]);
@@ -78,19 +81,29 @@ describe('config validation', () => {
   });
 
   test('a pipeline without exporters and a config without pipelines are errors', () => {
-    assert.ok(issuesOf({ receivers: { rx: {} }, service: { pipelines: { traces: { receivers: ['rx'], exporters: [] } } } }).some((i) => i.path === 'service.pipelines.traces.exporters'));
+    assert.ok(
+      issuesOf({ receivers: { rx: {} }, service: { pipelines: { traces: { receivers: ['rx'], exporters: [] } } } }).some(
+        (i) => i.path === 'service.pipelines.traces.exporters',
+      ),
+    );
     assert.ok(issuesOf({ service: { pipelines: {} } }).some((i) => i.path === 'service.pipelines'));
   });
 
   test('YAML syntax errors carry the line', () => {
-    assert.throws(() => parseYaml('receivers:\n  otlp: [\n', 'bad.yaml'), (err: unknown) => err instanceof ConfigError && /line \d+/.test(err.issues[0]!.path));
+    assert.throws(
+      () => parseYaml('receivers:\n  otlp: [\n', 'bad.yaml'),
+      (err: unknown) => err instanceof ConfigError && /line \d+/.test(err.issues[0]!.path),
+    );
   });
 });
 
 describe('environment expansion', () => {
   const env = { PORT: '4318', HOST: '10.0.0.1', TOKEN: 'abc' };
   test('whole-scalar references take their YAML type; embedded ones stay strings', () => {
-    const { value, unset } = expandEnv({ a: '${env:PORT}', b: '${HOST}:${env:PORT}', c: 'x$${y}', d: '${env:NOPE:-7}', e: ['${env:TOKEN}'] }, env);
+    const { value, unset } = expandEnv(
+      { a: '${env:PORT}', b: '${HOST}:${env:PORT}', c: 'x$${y}', d: '${env:NOPE:-7}', e: ['${env:TOKEN}'] },
+      env,
+    );
     assert.deepEqual(value, { a: 4318, b: '10.0.0.1:4318', c: 'x${y}', d: 7, e: ['abc'] });
     assert.deepEqual(unset, []);
   });

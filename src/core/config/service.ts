@@ -89,8 +89,7 @@ export function zodIssues(prefix: string, issues: readonly ZodIssue[]): ConfigIs
   const out: ConfigIssue[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys)
-        out.push({ path: zodPath(prefix, [...issue.path, key]), message: 'unknown key' });
+      for (const key of issue.keys) out.push({ path: zodPath(prefix, [...issue.path, key]), message: 'unknown key' });
     } else if (issue.code === 'invalid_union' && issue.unionErrors.length > 0) {
       // Report the branch that got furthest rather than "invalid input".
       const best = issue.unionErrors.reduce((a, b) => (b.issues.length < a.issues.length ? b : a));

@@ -43,7 +43,8 @@ export async function listen(server: Server, endpoint: string): Promise<AddressI
   const hp = parseHostPort(endpoint);
   if (!hp) throw new NetspanError('BAD_ENDPOINT', `bad endpoint "${endpoint}"`);
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new NetspanError('LISTEN_FAILED', `cannot listen on ${endpoint}: ${err.message}`, { cause: err }));
+    const onError = (err: Error) =>
+      reject(new NetspanError('LISTEN_FAILED', `cannot listen on ${endpoint}: ${err.message}`, { cause: err }));
     server.once('error', onError);
     server.listen(hp.port, hp.host, () => {
       server.off('error', onError);
@@ -123,7 +124,9 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
       chunks.push(chunk);
     });
     source.on('end', () => resolve(Buffer.concat(chunks, size)));
-    source.on('error', (err: Error) => fail(new BodyError('BODY_CORRUPT', `cannot decompress the body (${encoding}): ${err.message}`, 400)));
+    source.on('error', (err: Error) =>
+      fail(new BodyError('BODY_CORRUPT', `cannot decompress the body (${encoding}): ${err.message}`, 400)),
+    );
     req.on('aborted', () => fail(new BodyError('BODY_ABORTED', 'the client aborted the request', 400)));
   });
 }

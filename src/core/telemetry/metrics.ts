@@ -22,10 +22,7 @@ export class SelfMetrics {
   }
 
   histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
-    return this.family(
-      name,
-      () => new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }),
-    ) as Histogram<L>;
+    return this.family(name, () => new Histogram({ name, help, labelNames, buckets, registers: [this.registry] })) as Histogram<L>;
   }
 
   /** Current value of a counter or gauge series, for tests and the CLI's shutdown summary. */

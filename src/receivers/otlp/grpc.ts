@@ -83,7 +83,9 @@ export class OtlpGrpcServer {
     const host = hp.host.includes(':') ? `[${hp.host}]` : hp.host;
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${host}:${hp.port}`, this.credentials(), (err, p) =>
-        err ? reject(new NetspanError('LISTEN_FAILED', `cannot listen on ${this.config.endpoint}: ${err.message}`, { cause: err })) : resolve(p),
+        err
+          ? reject(new NetspanError('LISTEN_FAILED', `cannot listen on ${this.config.endpoint}: ${err.message}`, { cause: err }))
+          : resolve(p),
       ),
     );
     this.server = server;
@@ -136,7 +138,8 @@ export class OtlpGrpcServer {
       return Buffer.from(toBinary(schema, response));
     } catch (err) {
       if (err instanceof DecodeError) throw this.fail(GrpcStatus.INVALID_ARGUMENT, err.message, 'malformed');
-      if (err instanceof AllRejectedError) throw this.fail(GrpcStatus.INVALID_ARGUMENT, `all items rejected: ${err.message}`, 'all_rejected');
+      if (err instanceof AllRejectedError)
+        throw this.fail(GrpcStatus.INVALID_ARGUMENT, `all items rejected: ${err.message}`, 'all_rejected');
       if (err instanceof CapacityError)
         throw this.fail(GrpcStatus.UNAVAILABLE, err.message, 'capacity', err.retryAfterSeconds || this.retryAfterSeconds);
       this.logger.error({ err: errorMessage(err), signal }, 'pipeline failed on OTLP/gRPC data');
@@ -144,4 +147,3 @@ export class OtlpGrpcServer {
     }
   }
 }
-

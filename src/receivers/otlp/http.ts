@@ -20,7 +20,15 @@ import type { OtlpHttpConfig } from './config.js';
 
 type Encoding = 'protobuf' | 'json';
 
-const GRPC_CODE = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNAUTHENTICATED: 16, UNAVAILABLE: 14, INTERNAL: 13, UNIMPLEMENTED: 12 } as const;
+const GRPC_CODE = {
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
+  UNAUTHENTICATED: 16,
+  UNAVAILABLE: 14,
+  INTERNAL: 13,
+  UNIMPLEMENTED: 12,
+} as const;
 
 function mediaEncoding(contentType: string | undefined): Encoding | undefined {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -79,11 +87,17 @@ export class OtlpHttpServer {
     const path = (req.url ?? '').split('?')[0]!;
     const signal = this.paths.get(path);
     if (!signal) return fail(404, GRPC_CODE.NOT_FOUND, `unknown path ${path} (POST to ${[...this.paths.keys()].join(', ')})`, 'not_found');
-    if (req.method !== 'POST') return fail(405, GRPC_CODE.UNIMPLEMENTED, `method ${req.method} not allowed, use POST`, 'bad_method', { allow: 'POST' });
+    if (req.method !== 'POST')
+      return fail(405, GRPC_CODE.UNIMPLEMENTED, `method ${req.method} not allowed, use POST`, 'bad_method', { allow: 'POST' });
     if (!bearerTokenMatches(this.config.auth, req.headers.authorization))
       return fail(401, GRPC_CODE.UNAUTHENTICATED, 'missing or wrong bearer token', 'unauthorized', { 'www-authenticate': 'Bearer' });
     if (!mediaEncoding(req.headers['content-type']))
-      return fail(415, GRPC_CODE.INVALID_ARGUMENT, `unsupported Content-Type "${req.headers['content-type'] ?? ''}" (use application/x-protobuf or application/json)`, 'bad_media_type');
+      return fail(
+        415,
+        GRPC_CODE.INVALID_ARGUMENT,
+        `unsupported Content-Type "${req.headers['content-type'] ?? ''}" (use application/x-protobuf or application/json)`,
+        'bad_media_type',
+      );
     const consumer = this.consumers[signal];
     if (!consumer) return fail(404, GRPC_CODE.NOT_FOUND, `no ${signal} pipeline takes data from this receiver`, 'no_pipeline');
     if (!consumer.canAccept())
@@ -99,7 +113,13 @@ export class OtlpHttpServer {
       if (err instanceof BodyError) {
         // The rest of an oversize body is not worth reading: close the connection after answering.
         const headers: Record<string, string> = err.status === 413 ? { connection: 'close' } : {};
-        return fail(err.status, err.status === 413 ? GRPC_CODE.RESOURCE_EXHAUSTED : GRPC_CODE.INVALID_ARGUMENT, err.message, err.code.toLowerCase(), headers);
+        return fail(
+          err.status,
+          err.status === 413 ? GRPC_CODE.RESOURCE_EXHAUSTED : GRPC_CODE.INVALID_ARGUMENT,
+          err.message,
+          err.code.toLowerCase(),
+          headers,
+        );
       }
       return fail(400, GRPC_CODE.INVALID_ARGUMENT, errorMessage(err), 'body_error');
     }
@@ -110,9 +130,12 @@ export class OtlpHttpServer {
       result = await ingest(signal, data, consumer as never, this.report, 'http');
     } catch (err) {
       if (err instanceof DecodeError) return fail(400, GRPC_CODE.INVALID_ARGUMENT, err.message, 'malformed');
-      if (err instanceof AllRejectedError) return fail(400, GRPC_CODE.INVALID_ARGUMENT, `all items rejected: ${err.message}`, 'all_rejected');
+      if (err instanceof AllRejectedError)
+        return fail(400, GRPC_CODE.INVALID_ARGUMENT, `all items rejected: ${err.message}`, 'all_rejected');
       if (err instanceof CapacityError)
-        return fail(503, GRPC_CODE.UNAVAILABLE, err.message, 'capacity', { 'retry-after': String(err.retryAfterSeconds || this.retryAfterSeconds) });
+        return fail(503, GRPC_CODE.UNAVAILABLE, err.message, 'capacity', {
+          'retry-after': String(err.retryAfterSeconds || this.retryAfterSeconds),
+        });
       this.logger.error({ err: errorMessage(err), signal }, 'pipeline failed on OTLP/HTTP data');
       return fail(500, GRPC_CODE.INTERNAL, `pipeline error: ${errorMessage(err)}`, 'pipeline_error');
     }

@@ -19,7 +19,10 @@ export interface IngestResult {
 /** Every item of the request was invalid: answered with 400 / INVALID_ARGUMENT. */
 export class AllRejectedError extends NetspanError {
   override readonly name = 'AllRejectedError';
-  constructor(message: string, readonly rejected: number) {
+  constructor(
+    message: string,
+    readonly rejected: number,
+  ) {
     super('OTLP_ALL_REJECTED', message);
   }
 }

@@ -92,7 +92,7 @@ describe('OTLP/HTTP receiver', () => {
     assert.equal(reply.partialSuccess, undefined);
     assert.equal(h.traces.received.length, before + 1);
     assert.equal(spanCount(h.traces.received.at(-1)!), 3);
-    assert.equal(await h.settings.metrics.value('netspan_receiver_accepted_spans_total', { transport: 'http' }) >= 3, true);
+    assert.equal((await h.settings.metrics.value('netspan_receiver_accepted_spans_total', { transport: 'http' })) >= 3, true);
   });
 
   test('accepts gzip-compressed protobuf', async () => {
@@ -122,7 +122,9 @@ describe('OTLP/HTTP receiver', () => {
     const text = readFileSync(join(EXAMPLES, 'trace.json'), 'utf8');
     await post(`${h.url}/v1/traces`, text, JSON_TYPE);
     const span = h.traces.received.at(-1)!.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
-    const json = JSON.parse(text) as { resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: string; spanId: string; startTimeUnixNano: string }] }] }] };
+    const json = JSON.parse(text) as {
+      resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: string; spanId: string; startTimeUnixNano: string }] }] }];
+    };
     const want = json.resourceSpans[0].scopeSpans[0].spans[0];
     assert.equal(Buffer.from(span.traceId).toString('hex'), want.traceId.toLowerCase());
     assert.equal(Buffer.from(span.spanId).toString('hex'), want.spanId.toLowerCase());
@@ -152,14 +154,23 @@ describe('OTLP/HTTP receiver', () => {
   });
 
   test('JSON id that is not hex: 400 naming the field', async () => {
-    const body = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 'zz', spanId: '0102030405060708', name: 'x' }] }] }] });
+    const body = JSON.stringify({
+      resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 'zz', spanId: '0102030405060708', name: 'x' }] }] }],
+    });
     const res = await post(`${h.url}/v1/traces`, body, JSON_TYPE);
     assert.equal(res.status, 400);
-    assert.match(JSON.parse(new TextDecoder().decode(res.body)).message as string, /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.traceId/);
+    assert.match(
+      JSON.parse(new TextDecoder().decode(res.body)).message as string,
+      /resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.traceId/,
+    );
   });
 
   test('ids of the wrong length: all rejected is 400, some rejected is a partial success', async () => {
-    const allBad = await post(`${h.url}/v1/traces`, toBinary(ExportTraceServiceRequestSchema, sampleTraces(2, { trace: 5, span: 8 })), PROTO);
+    const allBad = await post(
+      `${h.url}/v1/traces`,
+      toBinary(ExportTraceServiceRequestSchema, sampleTraces(2, { trace: 5, span: 8 })),
+      PROTO,
+    );
     assert.equal(allBad.status, 400);
     assert.match(fromBinary(StatusSchema, allBad.body).message, /trace_id has 5 bytes, want 16/);
 

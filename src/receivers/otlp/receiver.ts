@@ -25,7 +25,11 @@ export class OtlpReceiver implements Component {
     if (grpc) {
       this.grpc = new OtlpGrpcServer(grpc, this.consumers, report, logger, this.config.retry_after_seconds);
       const bound = await this.grpc.start();
-      this.addresses.grpc = formatAddress({ address: bound.address, port: bound.port, family: bound.address.includes(':') ? 'IPv6' : 'IPv4' });
+      this.addresses.grpc = formatAddress({
+        address: bound.address,
+        port: bound.port,
+        family: bound.address.includes(':') ? 'IPv6' : 'IPv4',
+      });
       logger.info({ endpoint: this.addresses.grpc, tls: !!grpc.tls, auth: !!grpc.auth }, 'OTLP/gRPC receiver listening');
     }
     if (http) {
