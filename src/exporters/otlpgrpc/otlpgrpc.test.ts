@@ -26,7 +26,8 @@ import {
 import { otlpGrpcExporterFactory } from './factory.js';
 import { otlpGrpcConfigSchema } from './config.js';
 import { resultFromGrpcError, retryDelayMs } from './status.js';
-import { EXPORT_METHOD_PATH, OtlpGrpcTransport } from './transport.js';
+import { OtlpGrpcTransport } from './transport.js';
+import { rawExportServiceDefinition } from '../../wire/otlp/codec.js';
 
 const TESTDATA = repoPath('src', 'exporters', 'exporterhelper', 'testdata');
 const SIGNALS: readonly Signal[] = ['traces', 'logs', 'metrics'];
@@ -46,8 +47,6 @@ interface Reply {
   response?: Uint8Array;
 }
 
-const identity = (b: Buffer) => b;
-
 /** An OTLP/gRPC backend (grpc-js Server) that records requests and answers from a script. */
 class GrpcBackend {
   readonly received: Received[] = [];
@@ -58,18 +57,7 @@ class GrpcBackend {
   static async start(options: { tls?: boolean } = {}): Promise<GrpcBackend> {
     const backend = new GrpcBackend();
     for (const signal of SIGNALS) {
-      const definition = {
-        Export: {
-          path: EXPORT_METHOD_PATH[signal],
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: identity,
-          requestDeserialize: identity,
-          responseSerialize: identity,
-          responseDeserialize: identity,
-        },
-      } as grpc.ServiceDefinition;
-      backend.server.addService(definition, {
+      backend.server.addService(rawExportServiceDefinition(signal), {
         Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
           backend.received.push({ signal, metadata: call.metadata, body: call.request });
           const reply = backend.replies.shift() ?? {};

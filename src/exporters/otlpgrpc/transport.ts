@@ -14,7 +14,7 @@ import {
 } from '@grpc/grpc-js';
 import type { ClientTlsConfig } from '../../core/config/types.js';
 import type { Signal, SignalData } from '../../model/otlp.js';
-import { REQUEST_SCHEMA, RESPONSE_SCHEMA } from '../../wire/otlp/codec.js';
+import { GRPC_EXPORT_PATH, REQUEST_SCHEMA, RESPONSE_SCHEMA } from '../../wire/otlp/codec.js';
 import {
   loadClientTls,
   resultFromResponse,
@@ -25,12 +25,6 @@ import {
   type SignalResponse,
 } from '../exporterhelper/index.js';
 import { resultFromGrpcError } from './status.js';
-
-export const EXPORT_METHOD_PATH: Record<Signal, string> = {
-  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
-  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
-};
 
 export interface OtlpGrpcTransportOptions {
   /** host:port */
@@ -97,7 +91,7 @@ export class OtlpGrpcTransport<S extends Signal> implements ExportTransport<Sign
     const client = await this.connect();
     return new Promise<ExportResult>((resolve) => {
       const call = client.makeUnaryRequest(
-        EXPORT_METHOD_PATH[this.signal],
+        GRPC_EXPORT_PATH[this.signal],
         this.serialize,
         this.deserialize,
         data,

@@ -10,7 +10,6 @@ import {
   status as GrpcStatus,
   type sendUnaryData,
   type ServerUnaryCall,
-  type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { toBinary } from '@bufbuild/protobuf';
@@ -20,33 +19,11 @@ import type { ReceiverReport } from '../../core/obsreport.js';
 import type { Logger } from '../../core/telemetry/logger.js';
 import { bearerTokenMatches, loadServerTls } from '../../core/net/server.js';
 import { parseHostPort } from '../../core/config/types.js';
-import { decodeProtobuf } from '../../wire/otlp/codec.js';
+import { decodeProtobuf, rawExportServiceDefinition } from '../../wire/otlp/codec.js';
 import type { Signal } from '../../model/otlp.js';
 import { ingest, exportResponse, AllRejectedError } from './ingest.js';
 import { statusBinary } from './status.js';
 import type { OtlpGrpcConfig } from './config.js';
-
-const SERVICE_PATH: Record<Signal, string> = {
-  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
-  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
-};
-
-const identity = (b: Buffer) => b;
-
-function serviceDefinition(signal: Signal): ServiceDefinition {
-  return {
-    Export: {
-      path: SERVICE_PATH[signal],
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    },
-  } as ServiceDefinition;
-}
 
 interface GrpcFailure {
   code: GrpcStatus;
@@ -77,7 +54,7 @@ export class OtlpGrpcServer {
             (failure: GrpcFailure) => callback(failure as never),
           ),
       };
-      server.addService(serviceDefinition(signal), impl);
+      server.addService(rawExportServiceDefinition(signal), impl);
     }
     const hp = parseHostPort(this.config.endpoint)!;
     const host = hp.host.includes(':') ? `[${hp.host}]` : hp.host;

@@ -14,6 +14,7 @@ import {
   ExportTraceServiceRequestSchema,
   ExportTraceServiceResponseSchema,
 } from '../../wire/otlp/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
+import { GRPC_EXPORT_PATH } from '../../wire/otlp/codec.js';
 import { StatusSchema } from '../../wire/otlp/gen/google/rpc/status_pb.js';
 import { RetryInfoSchema } from '../../wire/otlp/gen/google/rpc/error_details_pb.js';
 import { dataPointCount, logRecordCount, spanCount, type Traces } from '../../model/otlp.js';
@@ -266,13 +267,11 @@ describe('OTLP/HTTP receiver with TLS and a bearer token', () => {
   });
 });
 
-const TRACE_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-
 function grpcExport(target: string, body: Uint8Array, metadata = new grpc.Metadata(), credentials = grpc.credentials.createInsecure()) {
   const client = new grpc.Client(target, credentials);
   return new Promise<{ err: grpc.ServiceError | null; response?: Buffer }>((resolve) => {
     client.makeUnaryRequest(
-      TRACE_PATH,
+      GRPC_EXPORT_PATH.traces,
       (b: Buffer) => b,
       (b: Buffer) => b,
       Buffer.from(body),

@@ -4,6 +4,7 @@
  * integers. Unknown JSON fields are ignored, as the OTLP spec requires of receivers.
  */
 import { fromBinary, fromJson, toBinary, toJson, type DescMessage, type JsonValue } from '@bufbuild/protobuf';
+import type { ServiceDefinition } from '@grpc/grpc-js';
 import { DecodeError, errorMessage } from '../../core/errors.js';
 import type { Signal, SignalData } from '../../model/otlp.js';
 import {
@@ -103,4 +104,31 @@ export function toOtlpJson<S extends Signal>(signal: S, data: SignalData[S]): Js
 
 export function encodeJson<S extends Signal>(signal: S, data: SignalData[S]): string {
   return JSON.stringify(toOtlpJson(signal, data));
+}
+
+/** The gRPC method of each signal's collector service. */
+export const GRPC_EXPORT_PATH: Record<Signal, string> = {
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+};
+
+const passBytes = (b: Buffer) => b;
+
+/**
+ * A grpc-js service definition of a signal's Export method that passes raw bytes: decoding
+ * happens in the handler, so a malformed message gets a precise INVALID_ARGUMENT.
+ */
+export function rawExportServiceDefinition(signal: Signal): ServiceDefinition {
+  return {
+    Export: {
+      path: GRPC_EXPORT_PATH[signal],
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: passBytes,
+      requestDeserialize: passBytes,
+      responseSerialize: passBytes,
+      responseDeserialize: passBytes,
+    },
+  } as ServiceDefinition;
 }
