@@ -77,11 +77,28 @@ export async function codecBenchmarks(payload: Uint8Array, protoRoot: string, se
   const check = decodeJson('traces', json);
   if (spanCount(check) !== spans) throw new Error('OTLP/JSON round trip lost spans');
   const results = [
-    measure('protobuf-es fromBinary (decode)', payload.byteLength, spans, () => fromBinary(ExportTraceServiceRequestSchema, payload), seconds, warmupSeconds),
-    measure('protobuf-es toBinary (encode)', payload.byteLength, spans, () => toBinary(ExportTraceServiceRequestSchema, message), seconds, warmupSeconds),
+    measure(
+      'protobuf-es fromBinary (decode)',
+      payload.byteLength,
+      spans,
+      () => fromBinary(ExportTraceServiceRequestSchema, payload),
+      seconds,
+      warmupSeconds,
+    ),
+    measure(
+      'protobuf-es toBinary (encode)',
+      payload.byteLength,
+      spans,
+      () => toBinary(ExportTraceServiceRequestSchema, message),
+      seconds,
+      warmupSeconds,
+    ),
     measure('OTLP/JSON decodeJson (decode)', jsonBytes, spans, () => decodeJson('traces', json), seconds, warmupSeconds),
   ];
   const pbjs = await protobufjsDecoder(protoRoot);
-  if (pbjs) results.push(measure('protobufjs decode (reference, not used)', payload.byteLength, spans, () => pbjs(payload), seconds, warmupSeconds));
+  if (pbjs)
+    results.push(
+      measure('protobufjs decode (reference, not used)', payload.byteLength, spans, () => pbjs(payload), seconds, warmupSeconds),
+    );
   return results;
 }

@@ -307,7 +307,8 @@ function buildTemplate(variant: number, baseNs: bigint): RequestTemplate {
     return at;
   });
   const expectedIdRefs = spans.length + spans.filter((s) => s.parentSpanId !== undefined).length;
-  if (spanIdOffsets.length !== expectedIdRefs) throw new Error(`template ${variant}: span id references ${spanIdOffsets.length} ≠ ${expectedIdRefs}`);
+  if (spanIdOffsets.length !== expectedIdRefs)
+    throw new Error(`template ${variant}: span id references ${spanIdOffsets.length} ≠ ${expectedIdRefs}`);
   const timeOffsets = times.flatMap((ns) => {
     const le = Buffer.alloc(8);
     le.writeBigUInt64LE(ns);

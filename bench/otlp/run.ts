@@ -160,6 +160,8 @@ interface ScenarioResult {
   cpuPercentMin1s: number;
   peakRssMiB: number;
   meanRssMiB: number;
+  /** RSS once started, before any load. */
+  idleRssMiB: number;
   threads: number;
   /** CPU of the bench process itself (load generator + sinks) over the window. */
   benchProcessCpuPercent: number;
@@ -234,6 +236,7 @@ async function runScenario(
   sink.stats = new SinkStats();
   const netspan = await NetspanProcess.start(configYaml(protocol, pipeline, sink, opts.compression, opts.consumers));
   const pid = netspan.child.pid!;
+  const idleRssKiB = memoryStatus(pid).rssKiB;
   const endpoint = netspan.endpoint(protocol === 'http' ? 'OTLP/HTTP receiver listening' : 'OTLP/gRPC receiver listening');
   const sender = protocol === 'http' ? httpSender(endpoint) : grpcSender(endpoint);
   const requestsPerSecond = opts.rate / SPANS_PER_REQUEST;
@@ -324,6 +327,7 @@ async function runScenario(
       cpuPercentMin1s: round(Math.min(...perSecond), 1),
       peakRssMiB: round(mib(hwm)),
       meanRssMiB: round(mib(rss.reduce((a, b) => a + b, 0) / rss.length)),
+      idleRssMiB: round(mib(idleRssKiB)),
       threads,
       benchProcessCpuPercent: round(benchCpuPercent, 1),
       otherCpuPercent: round(Math.max(0, otherCpuPercent), 1),
@@ -407,7 +411,9 @@ function markdown(scenarios: ScenarioResult[], codec: CodecResult[]): string {
   if (codec.length > 0) {
     lines.push('', '| codec (one 100-span request) | bytes | MB/s | spans/s | µs/request |', '| --- | --- | --- | --- | --- |');
     for (const c of codec)
-      lines.push(`| ${c.name} | ${c.bytes} | ${round(c.mbPerSecond)} | ${Math.round(c.spansPerSecond).toLocaleString('en-US')} | ${round(c.microsPerOp)} |`);
+      lines.push(
+        `| ${c.name} | ${c.bytes} | ${round(c.mbPerSecond)} | ${Math.round(c.spansPerSecond).toLocaleString('en-US')} | ${round(c.microsPerOp)} |`,
+      );
   }
   return lines.join('\n');
 }
@@ -415,15 +421,18 @@ function markdown(scenarios: ScenarioResult[], codec: CodecResult[]): string {
 async function main(): Promise<void> {
   const opts = options();
   const root = repoRoot();
-  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new Error('dist/src/cli/main.js is missing: run `npm run build` first');
-  if (opts.seconds < 15) console.error(`⚠ --seconds ${opts.seconds}: below the 15 s the figures are specified for (marked as not reportable)`);
+  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js')))
+    throw new Error('dist/src/cli/main.js is missing: run `npm run build` first');
+  if (opts.seconds < 15)
+    console.error(`⚠ --seconds ${opts.seconds}: below the 15 s the figures are specified for (marked as not reportable)`);
   const machine = machineInfo();
   const ticksPerSecond = clockTicks();
   // How busy the machine is before we start (other processes): the figures are only as quiet as it.
   const idle0 = systemTicks();
   await sleep(1000);
   const idleBusyPercent = round((((systemTicks().busy - idle0.busy) / ticksPerSecond) * 100) / 1, 1);
-  if (idleBusyPercent > 20) console.error(`⚠ the machine is busy before the run (${idleBusyPercent} % of one core in use): expect noisy figures`);
+  if (idleBusyPercent > 20)
+    console.error(`⚠ the machine is busy before the run (${idleBusyPercent} % of one core in use): expect noisy figures`);
 
   const templates = buildTemplates();
   const sample = materialize(templates[0]!, 1, nowNs());
@@ -483,7 +492,13 @@ async function main(): Promise<void> {
     },
     payload,
     scenarios,
-    codec: codec.map((c) => ({ ...c, opsPerSecond: round(c.opsPerSecond), mbPerSecond: round(c.mbPerSecond, 2), spansPerSecond: Math.round(c.spansPerSecond), microsPerOp: round(c.microsPerOp, 2) })),
+    codec: codec.map((c) => ({
+      ...c,
+      opsPerSecond: round(c.opsPerSecond),
+      mbPerSecond: round(c.mbPerSecond, 2),
+      spansPerSecond: Math.round(c.spansPerSecond),
+      microsPerOp: round(c.microsPerOp, 2),
+    })),
     reference: COLLECTOR_REFERENCE,
   };
   mkdirSync(dirname(opts.out), { recursive: true });
@@ -493,7 +508,9 @@ async function main(): Promise<void> {
   // spans accepted and never delivered, sink errors or an unclean exit fail the run.
   for (const r of scenarios)
     if (r.spans.refused > 0)
-      console.error(`⚠ ${r.protocol} / ${r.pipeline}: netspan refused ${r.spans.refused} of ${r.spans.sent} spans (back-pressure: it did not keep up)`);
+      console.error(
+        `⚠ ${r.protocol} / ${r.pipeline}: netspan refused ${r.spans.refused} of ${r.spans.sent} spans (back-pressure: it did not keep up)`,
+      );
   const broken = scenarios.filter((r) => r.spans.lost > 0 || r.sink.errors > 0 || r.exitCode !== 0);
   if (broken.length > 0) {
     console.error(`✗ ${broken.length} scenario(s) lost accepted spans, got sink errors, or netspan did not exit cleanly`);

@@ -8,6 +8,7 @@ import { expandEnv, parseYaml, readConfigFile } from './config/load.js';
 import { validateServiceConfig, type ServiceConfig } from './config/service.js';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
 import { Service } from './service.js';
+import { EvidenceHub } from './evidence-hub.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { SelfMetrics } from './telemetry/metrics.js';
 import { TelemetryServer } from './telemetry/server.js';
@@ -31,6 +32,7 @@ export class Collector {
   readonly metrics = new SelfMetrics({ processMetrics: true });
   readonly logger: Logger;
   readonly service: Service;
+  readonly evidence: EvidenceHub;
   private readonly telemetry: TelemetryServer | undefined;
   private running = false;
 
@@ -40,7 +42,8 @@ export class Collector {
   ) {
     const { config } = loaded;
     this.logger = logger ?? createLogger(config.telemetry.logs.level);
-    this.service = new Service(config, this.logger, this.metrics);
+    this.evidence = new EvidenceHub(this.metrics);
+    this.service = new Service(config, this.logger, this.metrics, this.evidence);
     const address = config.telemetry.metrics.address;
     this.telemetry = address ? new TelemetryServer(address, this.metrics, () => this.running) : undefined;
   }

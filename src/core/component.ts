@@ -4,6 +4,7 @@
  */
 import type { ZodType, ZodTypeDef } from 'zod';
 import type { Signal, SignalData } from '../model/otlp.js';
+import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
 import type { Logger } from './telemetry/logger.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 
@@ -27,11 +28,21 @@ export interface Consumer<S extends Signal> {
 
 export type Consumers = { [S in Signal]?: Consumer<S> };
 
-/** What a factory gets besides the config: its id ("type" or "type/name"), a logger and metrics. */
+/**
+ * Where receivers put network evidence. The collector backs it with the evidence store that the
+ * correlation reads; tests record into arrays.
+ */
+export interface EvidenceSink {
+  addFlows(records: readonly FlowRecord[]): void;
+  addInterfaceCounters(samples: readonly InterfaceCounters[]): void;
+}
+
+/** What a factory gets besides the config: its id ("type" or "type/name"), a logger, metrics, the evidence sink. */
 export interface CreateSettings {
   id: string;
   logger: Logger;
   metrics: SelfMetrics;
+  evidence: EvidenceSink;
 }
 
 export type ConfigSchema<C> = ZodType<C, ZodTypeDef, unknown>;

@@ -8,6 +8,7 @@ import { silentLogger } from './telemetry/logger.js';
 import { SelfMetrics } from './telemetry/metrics.js';
 import { CapacityError } from './errors.js';
 import { emptyTraces, type Traces } from '../model/otlp.js';
+import { RecordingEvidence } from '../testutil/index.js';
 
 /** Test components that log their lifecycle into one shared list. */
 function harness() {
@@ -78,7 +79,7 @@ const CONFIG = {
 describe('service graph', () => {
   test('starts exporters, then processors back to front, then receivers; stops in reverse', async () => {
     const h = harness();
-    const service = new Service(validateServiceConfig(CONFIG, h.factories), silentLogger(), new SelfMetrics());
+    const service = new Service(validateServiceConfig(CONFIG, h.factories), silentLogger(), new SelfMetrics(), new RecordingEvidence());
     await service.start();
     await service.shutdown();
     const starts = h.events.filter((e) => e.startsWith('start'));
@@ -91,7 +92,7 @@ describe('service graph', () => {
 
   test('fans out to every pipeline and exporter, each branch with its own copy, in processor order', async () => {
     const h = harness();
-    const service = new Service(validateServiceConfig(CONFIG, h.factories), silentLogger(), new SelfMetrics());
+    const service = new Service(validateServiceConfig(CONFIG, h.factories), silentLogger(), new SelfMetrics(), new RecordingEvidence());
     await service.start();
     await h.receivers.get('rx')!.traces!.consume(emptyTraces());
     // ex/a and ex/b from pipeline "traces" (tagged one, two), and ex/b again from "traces/2" (untagged).
@@ -112,7 +113,7 @@ describe('service graph', () => {
 
   test('a full branch refuses the whole batch, so no branch gets a partial copy', async () => {
     const h = harness();
-    const service = new Service(validateServiceConfig(CONFIG, h.factories), silentLogger(), new SelfMetrics());
+    const service = new Service(validateServiceConfig(CONFIG, h.factories), silentLogger(), new SelfMetrics(), new RecordingEvidence());
     await service.start();
     h.full.add('ex/b');
     const input: Consumer<'traces'> = h.receivers.get('rx')!.traces!;

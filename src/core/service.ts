@@ -4,7 +4,7 @@
  * exporters, then processors from the end of each pipeline to its start, then receivers;
  * shutdown runs the other way, so each component can flush into a consumer that still runs.
  */
-import type { Component, Consumer, Consumers, ExporterFactory, ProcessorFactory, ReceiverFactory } from './component.js';
+import type { Component, Consumer, Consumers, EvidenceSink, ExporterFactory, ProcessorFactory, ReceiverFactory } from './component.js';
 import type { ServiceConfig } from './config/service.js';
 import { fanout } from './fanout.js';
 import type { Logger } from './telemetry/logger.js';
@@ -28,6 +28,7 @@ export class Service {
     config: ServiceConfig,
     private readonly logger: Logger,
     private readonly metrics: SelfMetrics,
+    private readonly evidence: EvidenceSink,
   ) {
     const exporters = new Map<string, Component & Consumer<Signal>>();
     const receiverInputs = new Map<string, { [S in Signal]?: Consumer<S>[] }>();
@@ -79,6 +80,7 @@ export class Service {
       id,
       logger: this.logger.child(pipeline ? { component: id, pipeline } : { component: id }),
       metrics: this.metrics,
+      evidence: this.evidence,
     };
   }
 

@@ -2,14 +2,48 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import type { Consumer, CreateSettings } from '../core/component.js';
+import type { Consumer, CreateSettings, EvidenceSink } from '../core/component.js';
+import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
 import { CapacityError } from '../core/errors.js';
-import { silentLogger } from '../core/telemetry/logger.js';
+import { Writable } from 'node:stream';
+import { createLogger, silentLogger, type Logger } from '../core/telemetry/logger.js';
 import { SelfMetrics } from '../core/telemetry/metrics.js';
 import type { Signal, SignalData } from '../model/otlp.js';
 
-export function testSettings(id: string): CreateSettings {
-  return { id, logger: silentLogger(), metrics: new SelfMetrics() };
+/** Evidence that receivers produced in a test. */
+export class RecordingEvidence implements EvidenceSink {
+  readonly flows: FlowRecord[] = [];
+  readonly counters: InterfaceCounters[] = [];
+  addFlows(records: readonly FlowRecord[]): void {
+    for (const r of records) this.flows.push(r);
+  }
+  addInterfaceCounters(samples: readonly InterfaceCounters[]): void {
+    for (const c of samples) this.counters.push(c);
+  }
+}
+
+export function testSettings(id: string, evidence: EvidenceSink = new RecordingEvidence()): CreateSettings {
+  return { id, logger: silentLogger(), metrics: new SelfMetrics(), evidence };
+}
+
+/** A structured log line as the logger wrote it. */
+export interface LogLine {
+  level: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** Component settings whose logs are kept (as parsed JSON lines) for assertions. */
+export function recordingSettings(id: string): CreateSettings & { logs: LogLine[] } {
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  const logger: Logger = createLogger('debug', sink);
+  return { id, logger, metrics: new SelfMetrics(), evidence: new RecordingEvidence(), logs };
 }
 
 /** A consumer that records what it receives; `full = true` makes it refuse like a full queue. */

@@ -15,6 +15,7 @@ import { SelfMetrics } from '../../core/telemetry/metrics.js';
 import type { CreateSettings } from '../../core/component.js';
 import type { SleepFn } from './queued_retry.js';
 import { REPO_ROOT } from '../../testutil/index.js';
+export { recordingSettings, type LogLine } from '../../testutil/index.js';
 import type { Logs, Metrics, Signal, Traces } from '../../model/otlp.js';
 import { ExportTraceServiceRequestSchema } from '../../wire/otlp/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
 import { ExportLogsServiceRequestSchema } from '../../wire/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
@@ -615,25 +616,6 @@ export const SAMPLES = {
 
 // ---------------------------------------------------------------------------------------------
 // Settings with visible logs and metrics
-
-export interface LogLine {
-  level: string;
-  msg: string;
-  [key: string]: unknown;
-}
-
-/** Component settings whose logs are kept (as parsed JSON lines) for assertions. */
-export function recordingSettings(id: string): CreateSettings & { logs: LogLine[] } {
-  const logs: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  const logger: Logger = createLogger('debug', sink);
-  return { id, logger, metrics: new SelfMetrics(), logs };
-}
 
 /** An exporter counter for one signal, e.g. counter(settings, 'traces', 'sent'). */
 export function exporterCounter(settings: CreateSettings, signal: Signal, what: string): Promise<number> {
