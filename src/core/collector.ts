@@ -42,7 +42,7 @@ export class Collector {
   ) {
     const { config } = loaded;
     this.logger = logger ?? createLogger(config.telemetry.logs.level);
-    this.evidence = new EvidenceHub(this.metrics);
+    this.evidence = new EvidenceHub(config.evidence, this.metrics, this.logger);
     this.service = new Service(config, this.logger, this.metrics, this.evidence);
     const address = config.telemetry.metrics.address;
     this.telemetry = address ? new TelemetryServer(address, this.metrics, () => this.running) : undefined;
@@ -69,6 +69,7 @@ export class Collector {
   async shutdown(): Promise<void> {
     this.running = false;
     await this.service.shutdown();
+    await this.evidence.close();
     await this.telemetry?.shutdown();
     this.logger.info('netspan stopped');
   }

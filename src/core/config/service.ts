@@ -10,6 +10,7 @@ import { componentType, type ComponentKind, type Factory } from '../component.js
 import { SIGNALS, type Signal } from '../../model/otlp.js';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/logger.js';
 import { endpoint } from './types.js';
+import { evidenceConfigSchema, type EvidenceConfig } from '../evidence-hub.js';
 
 /** Default address of the self-telemetry server (/metrics, /health), the collector's own port. */
 export const DEFAULT_TELEMETRY_ADDRESS = '127.0.0.1:8888';
@@ -52,6 +53,7 @@ const outlineSchema = z
     receivers: componentBlocks,
     processors: componentBlocks,
     exporters: componentBlocks,
+    evidence: z.unknown(),
     service: z.object({ pipelines: z.unknown(), telemetry: z.unknown() }).strict(),
   })
   .strict();
@@ -79,6 +81,7 @@ export interface ServiceConfig {
   exporters: Map<string, ComponentConfig>;
   pipelines: PipelineConfig[];
   telemetry: z.infer<typeof telemetrySchema>;
+  evidence: EvidenceConfig;
 }
 
 function zodPath(prefix: string, path: readonly (string | number)[]): string {
@@ -118,6 +121,8 @@ export function validateServiceConfig(raw: unknown, factories: readonly Factory[
   if (!parsedPipelines.success) issues.push(...zodIssues('service.pipelines', parsedPipelines.error.issues));
   const telemetry = telemetrySchema.safeParse(serviceBlock.telemetry);
   if (!telemetry.success) issues.push(...zodIssues('service.telemetry', telemetry.error.issues));
+  const evidence = evidenceConfigSchema.safeParse(root.evidence);
+  if (!evidence.success) issues.push(...zodIssues('evidence', evidence.error.issues));
 
   const sections = { receivers: new Map(), processors: new Map(), exporters: new Map() } as Record<
     'receivers' | 'processors' | 'exporters',
@@ -177,5 +182,6 @@ export function validateServiceConfig(raw: unknown, factories: readonly Factory[
     ...sections,
     pipelines,
     telemetry: telemetry.success ? telemetry.data : telemetrySchema.parse({}),
+    evidence: evidence.success ? evidence.data : evidenceConfigSchema.parse({}),
   };
 }

@@ -1,0 +1,659 @@
+/**
+ * MemoryFlowStore: flow evidence in typed arrays, for one collector.
+ *
+ * Layout. Rows live in a ring of chunks; a chunk is one ArrayBuffer of `chunkRows` fixed-size
+ * rows of 120 bytes (ROW_BYTES), read through typed-array views with a row stride. Rows rather
+ * than columns because every read is a point lookup: what the chain walk checks (addresses,
+ * ports, link, times) fills the first 64 bytes and a hit reads one more cache line, where
+ * columns would cost a cache miss per field. Addresses are four uint32 words each (IPv4 as
+ * ::ffff:a.b.c.d, a family bit keeps the text form); times are float64 microseconds
+ * since the epoch, exact below 2^53; the exporter address and the next hop, which take few
+ * values, are ids into dictionaries of the chunk, so they go with it. No JS object is kept per
+ * flow: only matches of a query are turned into FlowRecords.
+ *
+ * Index. A hash of the unordered connection key (both ends, address and port, so both
+ * directions land in one bucket) picks a bucket; `heads` holds the newest row of each bucket,
+ * each row the next older row of its bucket (`next`, a row position slot × chunkRows + offset).
+ * Each read checks the quartet and time, so collisions cost time, never correctness. Buckets
+ * double (rebuilding the chains) while there are more flows than buckets: 4 to 8 bytes a flow.
+ *
+ * Eviction is whole chunks, the oldest first: by age when every flow of the oldest chunk has
+ * ended before now − retention (a chunk holding one far-future flow stays until capacity takes
+ * it; such flows are still never returned past retention, since reads check each flow's end),
+ * and by capacity when maxFlows is reached. A chain link into an evicted chunk is recognised
+ * because the row now at that position, if any, is not older than the row linking to it (slots
+ * are only reused by newer chunks), so the walk stops there. Evicting a chunk also empties the
+ * buckets whose newest row it held, so that no walk starts in a foreign chain.
+ *
+ * Measured at 1 M flows: 126 bytes a flow (120 row, 4.2 index, 1.9 the unfilled part of the
+ * newest chunk), see bytesPerFlow in stats(); about 1 M inserts/s and a few µs per query.
+ */
+import { NetspanError } from '../../core/errors.js';
+import type { SelfMetrics } from '../../core/telemetry/metrics.js';
+import type { FlowRecord, FlowType } from '../../model/flow.js';
+import { formatAddress, parseAddress } from '../address.js';
+import {
+  DEFAULT_FLOW_RETENTION_MS,
+  DEFAULT_MAX_FLOWS,
+  EvidenceQueryError,
+  nanoToMicros,
+  resolutionMicros,
+  validateFlowQuery,
+  type ConnectionDirection,
+  type FlowMatch,
+  type FlowQuery,
+  type FlowStore,
+  type FlowStoreLimits,
+  type FlowStoreStats,
+} from '../store.js';
+import { MAX_MAX_FLOWS } from './config.js';
+import { FlowStoreMetrics, type EvictionReason } from './telemetry.js';
+
+export interface MemoryFlowStoreOptions {
+  /** Default DEFAULT_FLOW_RETENTION_MS (15 minutes). */
+  retentionMs?: number;
+  /** Default DEFAULT_MAX_FLOWS (2,000,000). */
+  maxFlows?: number;
+  /** Clock, Unix milliseconds; tests inject one. */
+  now?: () => number;
+  metrics?: SelfMetrics;
+  /** The `store` label of the metrics. */
+  id?: string;
+  /** Rows per chunk, a power of two in 16..32768; default about maxFlows / 64 (eviction granularity). */
+  chunkRows?: number;
+  /** A fixed bucket count (power of two) instead of growing with the flows; tests force collisions with it. */
+  buckets?: number;
+}
+
+/** Bytes one row takes in a chunk; the index adds ~4 more per flow (see the file comment). */
+export const ROW_BYTES = 120;
+
+// Row layout: the byte offset of each field, as an index into the view of its width.
+// 0-31 addresses (source words 0-3, destination 4-7), 32 next, 36 ports, 40-63 start, end,
+// resolution: the chain walk's first cache line. Then the rest, read for hits only.
+const U32_ADDR = 0;
+const I32_NEXT = 32 / 4;
+const U16_SOURCE_PORT = 36 / 2;
+const U16_DESTINATION_PORT = 38 / 2;
+const F64_START_US = 40 / 8;
+const F64_END_US = 48 / 8;
+const F64_RESOLUTION_NS = 56 / 8;
+const F64_EXPORT_US = 64 / 8;
+const F64_BYTES = 72 / 8;
+const F64_PACKETS = 80 / 8;
+const U32_INPUT_INTERFACE = 88 / 4;
+const U32_OUTPUT_INTERFACE = 92 / 4;
+const U32_SAMPLING_RATE = 96 / 4;
+const U32_OBSERVATION_DOMAIN = 100 / 4;
+const U32_SEQUENCE_NUMBER = 104 / 4;
+const U16_TCP_FLAGS = 108 / 2;
+const U16_SAMPLER = 110 / 2;
+const U16_NEXT_HOP = 112 / 2;
+const U16_META = 114 / 2;
+const U8_PROTOCOL = 116;
+const U8_FLOW_DIRECTION = 117;
+// 118-119 spare.
+const F64_STRIDE = ROW_BYTES / 8;
+const U32_STRIDE = ROW_BYTES / 4;
+const U16_STRIDE = ROW_BYTES / 2;
+
+const MIN_CHUNK_ROWS = 16;
+const MAX_CHUNK_ROWS = 32_768;
+const INITIAL_BUCKETS = 1024;
+/** Rough heap cost of a dictionary entry beyond its text (Map entry, array slot, string header). */
+const DICTIONARY_ENTRY_OVERHEAD = 64;
+
+const FLOW_TYPES: readonly FlowType[] = ['netflow_v5', 'netflow_v9', 'ipfix', 'sflow_5'];
+const FLOW_TYPE_CODE = new Map<string, number>(FLOW_TYPES.map((t, i) => [t, i]));
+const IP_VERSIONS = [0, 4, 6] as const;
+const NO_FLOW_DIRECTION = 255;
+
+// meta bits: flow type 0-2, ip version code 3-4, biflow direction 5-6, source is IPv6 7, destination is IPv6 8.
+const META_IPVERSION_SHIFT = 3;
+const META_BIFLOW_SHIFT = 5;
+const META_SRC_V6 = 1 << 7;
+const META_DST_V6 = 1 << 8;
+
+/** Low-cardinality text of one chunk (exporter addresses, next hops), as uint16 ids. */
+class Dictionary {
+  private readonly ids = new Map<string, number>();
+  readonly values: string[] = [];
+  bytes = 0;
+  private lastValue = '';
+  private lastId = -1;
+
+  id(value: string): number {
+    if (value === this.lastValue && this.lastId >= 0) return this.lastId;
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.values.length;
+      this.values.push(value);
+      this.ids.set(value, id);
+      this.bytes += DICTIONARY_ENTRY_OVERHEAD + 2 * value.length;
+    }
+    this.lastValue = value;
+    this.lastId = id;
+    return id;
+  }
+}
+
+class Chunk {
+  readonly buffer: ArrayBuffer;
+  readonly f64: Float64Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly u16: Uint16Array;
+  readonly u8: Uint8Array;
+  readonly samplers = new Dictionary();
+  readonly nextHops = new Dictionary();
+  count = 0;
+  minStartUs = Infinity;
+  maxEndUs = -Infinity;
+
+  constructor(
+    readonly rows: number,
+    /** Sequence number of row 0: rows are numbered in insertion order across chunks. */
+    readonly firstSeq: number,
+  ) {
+    this.buffer = new ArrayBuffer(rows * ROW_BYTES);
+    this.f64 = new Float64Array(this.buffer);
+    this.u32 = new Uint32Array(this.buffer);
+    this.i32 = new Int32Array(this.buffer);
+    this.u16 = new Uint16Array(this.buffer);
+    this.u8 = new Uint8Array(this.buffer);
+  }
+
+  heapBytes(): number {
+    return this.buffer.byteLength + this.samplers.bytes + this.nextHops.bytes;
+  }
+
+  /** Bucket hash of row `o`. */
+  hash(o: number): number {
+    const a = o * U32_STRIDE + U32_ADDR;
+    const p = o * U16_STRIDE;
+    return hashConnection(this.u32, a, this.u16[p + U16_SOURCE_PORT]!, this.u32, a + 4, this.u16[p + U16_DESTINATION_PORT]!);
+  }
+}
+
+function hashEnd(w0: number, w1: number, w2: number, w3: number, port: number): number {
+  let h = Math.imul(port ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ w0 ^ (h >>> 15), 0xcc9e2d51);
+  h = Math.imul(h ^ w1 ^ (h >>> 13), 0x1b873593);
+  h = Math.imul(h ^ w2 ^ (h >>> 15), 0x85ebca6b);
+  h = Math.imul(h ^ w3 ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Hash of the unordered connection key: the same for both directions. */
+function hashConnection(a: Uint32Array, at: number, portA: number, b: Uint32Array, bt: number, portB: number): number {
+  let h = (hashEnd(a[at]!, a[at + 1]!, a[at + 2]!, a[at + 3]!, portA) + hashEnd(b[bt]!, b[bt + 1]!, b[bt + 2]!, b[bt + 3]!, portB)) | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+const isU8 = (x: number) => (x & 0xff) === x;
+const isU16 = (x: number) => (x & 0xffff) === x;
+const isU32 = (x: number) => x >>> 0 === x;
+const isCount = (x: number) => typeof x === 'number' && x >= 0 && x <= Number.MAX_SAFE_INTEGER;
+
+interface Hit {
+  chunk: Chunk;
+  offset: number;
+  seq: number;
+  direction: ConnectionDirection;
+}
+
+export class MemoryFlowStore implements FlowStore {
+  readonly limits: FlowStoreLimits;
+  readonly chunkRows: number;
+  private readonly chunkBits: number;
+  private readonly now: () => number;
+  private readonly metrics: FlowStoreMetrics | undefined;
+
+  private readonly ring: (Chunk | undefined)[];
+  private oldest = 0;
+  private newest: number;
+  private liveChunks = 0;
+  private nextSeq = 0;
+  private flows = 0;
+
+  private heads: Int32Array;
+  private readonly growBuckets: boolean;
+  private readonly maxBuckets: number;
+
+  private inserted = 0;
+  private refused = 0;
+  private readonly evicted = { age: 0, capacity: 0 };
+  private closed = false;
+
+  /** Parsed addresses of the record or query at hand: source 0-3, destination 4-7. */
+  private readonly words = new Uint32Array(8);
+
+  constructor(options: MemoryFlowStoreOptions = {}) {
+    const retentionMs = options.retentionMs ?? DEFAULT_FLOW_RETENTION_MS;
+    const maxFlows = options.maxFlows ?? DEFAULT_MAX_FLOWS;
+    if (!(retentionMs > 0)) throw new NetspanError('EVIDENCE_BAD_OPTION', `retentionMs must be more than 0, not ${retentionMs}`);
+    if (!(Number.isInteger(maxFlows) && maxFlows > 0 && maxFlows <= MAX_MAX_FLOWS))
+      throw new NetspanError('EVIDENCE_BAD_OPTION', `maxFlows must be an integer in 1..${MAX_MAX_FLOWS}, not ${maxFlows}`);
+    this.limits = { retentionMs, maxFlows };
+
+    const chunkRows = options.chunkRows ?? Math.min(MAX_CHUNK_ROWS, Math.max(MIN_CHUNK_ROWS, nextPowerOfTwo(Math.ceil(maxFlows / 64))));
+    if (!(isPowerOfTwo(chunkRows) && chunkRows >= MIN_CHUNK_ROWS && chunkRows <= MAX_CHUNK_ROWS))
+      throw new NetspanError('EVIDENCE_BAD_OPTION', `chunkRows must be a power of two in ${MIN_CHUNK_ROWS}..${MAX_CHUNK_ROWS}`);
+    this.chunkRows = chunkRows;
+    this.chunkBits = Math.log2(chunkRows);
+    // Full chunks plus the one being filled never exceed ceil(maxFlows / chunkRows); one more for safety.
+    this.ring = new Array<Chunk | undefined>(Math.ceil(maxFlows / chunkRows) + 1).fill(undefined);
+    this.newest = this.ring.length - 1;
+
+    if (options.buckets !== undefined && !isPowerOfTwo(options.buckets))
+      throw new NetspanError('EVIDENCE_BAD_OPTION', `buckets must be a power of two, not ${options.buckets}`);
+    this.maxBuckets = options.buckets ?? nextPowerOfTwo(maxFlows);
+    this.growBuckets = options.buckets === undefined;
+    this.heads = new Int32Array(options.buckets ?? Math.min(INITIAL_BUCKETS, this.maxBuckets)).fill(-1);
+
+    this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ? new FlowStoreMetrics(options.metrics, options.id ?? 'memory') : undefined;
+    this.metrics?.occupancy(0, this.bytes());
+  }
+
+  insert(records: readonly FlowRecord[]): void {
+    this.checkOpen();
+    const cutoffUs = this.cutoffUs();
+    this.expire(cutoffUs);
+    const evictedBefore = this.evicted.age + this.evicted.capacity;
+    let stored = 0;
+    let badAddress = 0;
+    let badField = 0;
+    let tooOld = 0;
+    const words = this.words;
+    for (const r of records) {
+      const srcFamily = typeof r.sourceAddress === 'string' ? parseAddress(r.sourceAddress, words, 0) : 0;
+      const dstFamily = typeof r.destinationAddress === 'string' ? parseAddress(r.destinationAddress, words, 4) : 0;
+      if (srcFamily === 0 || dstFamily === 0) {
+        badAddress++;
+        continue;
+      }
+      const typeCode = FLOW_TYPE_CODE.get(r.type);
+      const ipVersionCode = IP_VERSIONS.indexOf(r.ipVersion);
+      const biflowCode =
+        r.biflowDirection === undefined ? 0 : r.biflowDirection === 'forward' ? 1 : r.biflowDirection === 'reverse' ? 2 : -1;
+      if (
+        typeCode === undefined ||
+        ipVersionCode < 0 ||
+        biflowCode < 0 ||
+        !isU16(r.sourcePort) ||
+        !isU16(r.destinationPort) ||
+        !isU8(r.protocol) ||
+        !isU16(r.tcpFlags) ||
+        !isU32(r.inputInterface) ||
+        !isU32(r.outputInterface) ||
+        !isU32(r.samplingRate) ||
+        !isU32(r.observationDomainId) ||
+        !isU32(r.sequenceNumber) ||
+        !(r.flowDirection === undefined || (isU8(r.flowDirection) && r.flowDirection !== NO_FLOW_DIRECTION)) ||
+        !isCount(r.bytes) ||
+        !isCount(r.packets) ||
+        !(typeof r.timeResolutionNano === 'number' && r.timeResolutionNano >= 0 && r.timeResolutionNano < Infinity) ||
+        typeof r.startUnixNano !== 'bigint' ||
+        typeof r.endUnixNano !== 'bigint' ||
+        typeof r.exportTimeUnixNano !== 'bigint' ||
+        typeof r.samplerAddress !== 'string' ||
+        typeof r.nextHop !== 'string'
+      ) {
+        badField++;
+        continue;
+      }
+      const endUs = nanoToMicros(r.endUnixNano);
+      if (endUs < cutoffUs) {
+        tooOld++;
+        continue;
+      }
+      const startUs = nanoToMicros(r.startUnixNano);
+
+      if (this.flows >= this.limits.maxFlows) this.evictOldest('capacity');
+      let chunk = this.liveChunks > 0 ? this.ring[this.newest]! : undefined;
+      if (!chunk || chunk.count === chunk.rows) chunk = this.openChunk();
+      const o = chunk.count;
+      const { f64, u32, u16, u8 } = chunk;
+      const a = o * U32_STRIDE;
+      for (let k = 0; k < 8; k++) u32[a + U32_ADDR + k] = words[k]!;
+      u32[a + U32_INPUT_INTERFACE] = r.inputInterface;
+      u32[a + U32_OUTPUT_INTERFACE] = r.outputInterface;
+      u32[a + U32_SAMPLING_RATE] = r.samplingRate;
+      u32[a + U32_OBSERVATION_DOMAIN] = r.observationDomainId;
+      u32[a + U32_SEQUENCE_NUMBER] = r.sequenceNumber;
+      const f = o * F64_STRIDE;
+      f64[f + F64_START_US] = startUs;
+      f64[f + F64_END_US] = endUs;
+      f64[f + F64_RESOLUTION_NS] = r.timeResolutionNano;
+      f64[f + F64_EXPORT_US] = nanoToMicros(r.exportTimeUnixNano);
+      f64[f + F64_BYTES] = r.bytes;
+      f64[f + F64_PACKETS] = r.packets;
+      const h = o * U16_STRIDE;
+      u16[h + U16_SOURCE_PORT] = r.sourcePort;
+      u16[h + U16_DESTINATION_PORT] = r.destinationPort;
+      u16[h + U16_TCP_FLAGS] = r.tcpFlags;
+      u16[h + U16_SAMPLER] = chunk.samplers.id(r.samplerAddress);
+      u16[h + U16_NEXT_HOP] = chunk.nextHops.id(r.nextHop);
+      u16[h + U16_META] =
+        typeCode |
+        (ipVersionCode << META_IPVERSION_SHIFT) |
+        (biflowCode << META_BIFLOW_SHIFT) |
+        (srcFamily === 6 ? META_SRC_V6 : 0) |
+        (dstFamily === 6 ? META_DST_V6 : 0);
+      const b = o * ROW_BYTES;
+      u8[b + U8_PROTOCOL] = r.protocol;
+      u8[b + U8_FLOW_DIRECTION] = r.flowDirection ?? NO_FLOW_DIRECTION;
+      if (startUs < chunk.minStartUs) chunk.minStartUs = startUs;
+      if (endUs > chunk.maxEndUs) chunk.maxEndUs = endUs;
+      chunk.count++;
+      this.flows++;
+      stored++;
+      this.link(chunk, o, (this.newest << this.chunkBits) | o, this.heads);
+      if (this.growBuckets && this.flows > this.heads.length && this.heads.length < this.maxBuckets)
+        this.rebuildIndex(this.heads.length * 2);
+    }
+    this.inserted += stored + tooOld;
+    this.refused += badAddress + badField;
+    this.evicted.age += tooOld;
+    if (this.metrics) {
+      this.metrics.insertedFlows(stored + tooOld);
+      this.metrics.evicted('age', tooOld);
+      this.metrics.refused('invalid_address', badAddress);
+      this.metrics.refused('invalid_field', badField);
+      if (stored > 0 || this.evicted.age + this.evicted.capacity !== evictedBefore) this.metrics.occupancy(this.flows, this.bytes());
+    }
+  }
+
+  async query(query: FlowQuery): Promise<FlowMatch[]> {
+    return this.querySync(query);
+  }
+
+  async queryMany(queries: readonly FlowQuery[]): Promise<FlowMatch[][]> {
+    return this.queryManySync(queries);
+  }
+
+  async stats(): Promise<FlowStoreStats> {
+    return this.statsSync();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ring.fill(undefined);
+    this.liveChunks = 0;
+    this.flows = 0;
+    this.heads = new Int32Array(0);
+    this.metrics?.occupancy(0, 0);
+  }
+
+  /** query() without the promise, for in-process callers. */
+  querySync(query: FlowQuery): FlowMatch[] {
+    this.checkOpen();
+    const words = this.words;
+    const valid =
+      typeof query.sourceAddress === 'string' &&
+      typeof query.destinationAddress === 'string' &&
+      parseAddress(query.sourceAddress, words, 0) !== 0 &&
+      parseAddress(query.destinationAddress, words, 4) !== 0 &&
+      isU16(query.sourcePort) &&
+      isU16(query.destinationPort) &&
+      typeof query.fromUnixNano === 'bigint' &&
+      typeof query.toUnixNano === 'bigint' &&
+      query.fromUnixNano <= query.toUnixNano &&
+      typeof query.bothDirections === 'boolean' &&
+      (query.protocol === undefined || isU8(query.protocol)) &&
+      (query.limit === undefined || (Number.isInteger(query.limit) && query.limit > 0));
+    if (!valid) throw new EvidenceQueryError(validateFlowQuery(query));
+
+    const cutoffUs = this.cutoffUs();
+    this.expire(cutoffUs);
+    const fromUs = nanoToMicros(query.fromUnixNano);
+    const toUs = nanoToMicros(query.toUnixNano);
+    const sport = query.sourcePort;
+    const dport = query.destinationPort;
+    const protocol = query.protocol ?? -1;
+    const both = query.bothDirections;
+    const s0 = words[0]!,
+      s1 = words[1]!,
+      s2 = words[2]!,
+      s3 = words[3]!;
+    const d0 = words[4]!,
+      d1 = words[5]!,
+      d2 = words[6]!,
+      d3 = words[7]!;
+
+    const hits: Hit[] = [];
+    const mask = this.chunkRows - 1;
+    let pos = this.heads[hashConnection(words, 0, sport, words, 4, dport) & (this.heads.length - 1)]!;
+    let prevSeq = Infinity;
+    while (pos >= 0) {
+      const chunk = this.ring[pos >>> this.chunkBits];
+      const o = pos & mask;
+      if (!chunk || o >= chunk.count) break;
+      const seq = chunk.firstSeq + o;
+      if (seq >= prevSeq) break; // the slot was reused: the rest of the chain is evicted
+      prevSeq = seq;
+      const { u32, u16, f64 } = chunk;
+      const a = o * U32_STRIDE;
+      pos = chunk.i32[a + I32_NEXT]!;
+
+      const rs = u16[o * U16_STRIDE + U16_SOURCE_PORT]!;
+      const rd = u16[o * U16_STRIDE + U16_DESTINATION_PORT]!;
+      let direction: ConnectionDirection;
+      if (
+        rs === sport &&
+        rd === dport &&
+        u32[a] === s0 &&
+        u32[a + 1] === s1 &&
+        u32[a + 2] === s2 &&
+        u32[a + 3] === s3 &&
+        u32[a + 4] === d0 &&
+        u32[a + 5] === d1 &&
+        u32[a + 6] === d2 &&
+        u32[a + 7] === d3
+      )
+        direction = 'request';
+      else if (
+        both &&
+        rs === dport &&
+        rd === sport &&
+        u32[a] === d0 &&
+        u32[a + 1] === d1 &&
+        u32[a + 2] === d2 &&
+        u32[a + 3] === d3 &&
+        u32[a + 4] === s0 &&
+        u32[a + 5] === s1 &&
+        u32[a + 6] === s2 &&
+        u32[a + 7] === s3
+      )
+        direction = 'response';
+      else continue;
+      const f = o * F64_STRIDE;
+      const endUs = f64[f + F64_END_US]!;
+      if (endUs < cutoffUs) continue;
+      const widen = resolutionMicros(f64[f + F64_RESOLUTION_NS]!);
+      if (f64[f + F64_START_US]! - widen > toUs || endUs + widen < fromUs) continue;
+      if (protocol >= 0 && chunk.u8[o * ROW_BYTES + U8_PROTOCOL] !== protocol) continue;
+      hits.push({ chunk, offset: o, seq, direction });
+    }
+
+    hits.sort(
+      (x, y) =>
+        x.chunk.f64[x.offset * F64_STRIDE + F64_START_US]! - y.chunk.f64[y.offset * F64_STRIDE + F64_START_US]! ||
+        x.chunk.f64[x.offset * F64_STRIDE + F64_END_US]! - y.chunk.f64[y.offset * F64_STRIDE + F64_END_US]! ||
+        (x.direction === y.direction ? 0 : x.direction === 'request' ? -1 : 1) ||
+        x.seq - y.seq,
+    );
+    const n = query.limit === undefined ? hits.length : Math.min(query.limit, hits.length);
+    const matches: FlowMatch[] = new Array<FlowMatch>(n);
+    for (let i = 0; i < n; i++) {
+      const h = hits[i]!;
+      matches[i] = { direction: h.direction, flow: materialize(h.chunk, h.offset) };
+    }
+    return matches;
+  }
+
+  /** queryMany() without the promise. A malformed query throws before any is answered. */
+  queryManySync(queries: readonly FlowQuery[]): FlowMatch[][] {
+    this.checkOpen();
+    for (const q of queries) {
+      const problems = validateFlowQuery(q);
+      if (problems.length > 0) throw new EvidenceQueryError(problems);
+    }
+    return queries.map((q) => this.querySync(q));
+  }
+
+  statsSync(): FlowStoreStats {
+    this.checkOpen();
+    this.expire(this.cutoffUs());
+    let oldestUs = Infinity;
+    let newestUs = -Infinity;
+    this.forEachChunk((c) => {
+      if (c.minStartUs < oldestUs) oldestUs = c.minStartUs;
+      if (c.maxEndUs > newestUs) newestUs = c.maxEndUs;
+    });
+    const bytes = this.bytes();
+    const stats: FlowStoreStats = {
+      flows: this.flows,
+      bytes,
+      bytesPerFlow: this.flows > 0 ? bytes / this.flows : ROW_BYTES,
+      inserted: this.inserted,
+      evicted: { ...this.evicted },
+      refused: this.refused,
+      limits: { ...this.limits },
+    };
+    if (this.flows > 0) {
+      stats.oldestUnixNano = BigInt(oldestUs) * 1000n;
+      stats.newestUnixNano = BigInt(newestUs) * 1000n;
+    }
+    return stats;
+  }
+
+  /** Typed arrays and dictionaries held: chunks (allocated whole) plus the bucket heads. */
+  private bytes(): number {
+    let total = this.heads.byteLength;
+    this.forEachChunk((c) => (total += c.heapBytes()));
+    return total;
+  }
+
+  private forEachChunk(fn: (chunk: Chunk) => void): void {
+    for (let i = 0, slot = this.oldest; i < this.liveChunks; i++, slot = (slot + 1) % this.ring.length) fn(this.ring[slot]!);
+  }
+
+  private cutoffUs(): number {
+    return Math.floor((this.now() - this.limits.retentionMs) * 1000);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new NetspanError('EVIDENCE_CLOSED', 'the flow store is closed');
+  }
+
+  private link(chunk: Chunk, offset: number, position: number, heads: Int32Array): void {
+    const bucket = chunk.hash(offset) & (heads.length - 1);
+    chunk.i32[offset * U32_STRIDE + I32_NEXT] = heads[bucket]!;
+    heads[bucket] = position;
+  }
+
+  private openChunk(): Chunk {
+    const slot = (this.newest + 1) % this.ring.length;
+    if (this.ring[slot]) this.evictOldest('capacity'); // cannot happen while flows ≤ maxFlows; kept as a guard
+    const chunk = new Chunk(this.chunkRows, this.nextSeq);
+    this.nextSeq += this.chunkRows;
+    this.ring[slot] = chunk;
+    if (this.liveChunks === 0) this.oldest = slot;
+    this.newest = slot;
+    this.liveChunks++;
+    return chunk;
+  }
+
+  /** Evicts chunks, oldest first, while every flow in the oldest ended before the cutoff. */
+  private expire(cutoffUs: number): void {
+    let evicted = false;
+    while (this.liveChunks > 0 && this.ring[this.oldest]!.maxEndUs < cutoffUs) {
+      this.evictOldest('age');
+      evicted = true;
+    }
+    if (evicted) this.metrics?.occupancy(this.flows, this.bytes());
+  }
+
+  private evictOldest(reason: EvictionReason): void {
+    const slot = this.oldest;
+    const chunk = this.ring[slot]!;
+    const heads = this.heads;
+    const bucketMask = heads.length - 1;
+    const first = slot << this.chunkBits;
+    const end = first + this.chunkRows;
+    for (let o = 0; o < chunk.count; o++) {
+      const bucket = chunk.hash(o) & bucketMask;
+      const head = heads[bucket]!;
+      if (head >= first && head < end) heads[bucket] = -1;
+    }
+    this.ring[slot] = undefined;
+    this.liveChunks--;
+    this.oldest = (slot + 1) % this.ring.length;
+    this.flows -= chunk.count;
+    this.evicted[reason] += chunk.count;
+    this.metrics?.evicted(reason, chunk.count);
+  }
+
+  /** Re-links every live row, oldest first, into `buckets` buckets. */
+  private rebuildIndex(buckets: number): void {
+    const heads = new Int32Array(buckets).fill(-1);
+    for (let i = 0, slot = this.oldest; i < this.liveChunks; i++, slot = (slot + 1) % this.ring.length) {
+      const chunk = this.ring[slot]!;
+      const base = slot << this.chunkBits;
+      for (let o = 0; o < chunk.count; o++) this.link(chunk, o, base | o, heads);
+    }
+    this.heads = heads;
+  }
+}
+
+function materialize(chunk: Chunk, o: number): FlowRecord {
+  const { f64, u32, u16, u8 } = chunk;
+  const a = o * U32_STRIDE;
+  const f = o * F64_STRIDE;
+  const h = o * U16_STRIDE;
+  const b = o * ROW_BYTES;
+  const meta = u16[h + U16_META]!;
+  const record: FlowRecord = {
+    type: FLOW_TYPES[meta & 7]!,
+    samplerAddress: chunk.samplers.values[u16[h + U16_SAMPLER]!]!,
+    observationDomainId: u32[a + U32_OBSERVATION_DOMAIN]!,
+    sequenceNumber: u32[a + U32_SEQUENCE_NUMBER]!,
+    exportTimeUnixNano: BigInt(f64[f + F64_EXPORT_US]!) * 1000n,
+    sourceAddress: formatAddress(u32, a + U32_ADDR, meta & META_SRC_V6 ? 6 : 4),
+    sourcePort: u16[h + U16_SOURCE_PORT]!,
+    destinationAddress: formatAddress(u32, a + U32_ADDR + 4, meta & META_DST_V6 ? 6 : 4),
+    destinationPort: u16[h + U16_DESTINATION_PORT]!,
+    protocol: u8[b + U8_PROTOCOL]!,
+    ipVersion: IP_VERSIONS[(meta >>> META_IPVERSION_SHIFT) & 3]!,
+    bytes: f64[f + F64_BYTES]!,
+    packets: f64[f + F64_PACKETS]!,
+    startUnixNano: BigInt(f64[f + F64_START_US]!) * 1000n,
+    endUnixNano: BigInt(f64[f + F64_END_US]!) * 1000n,
+    timeResolutionNano: f64[f + F64_RESOLUTION_NS]!,
+    inputInterface: u32[a + U32_INPUT_INTERFACE]!,
+    outputInterface: u32[a + U32_OUTPUT_INTERFACE]!,
+    nextHop: chunk.nextHops.values[u16[h + U16_NEXT_HOP]!]!,
+    samplingRate: u32[a + U32_SAMPLING_RATE]!,
+    tcpFlags: u16[h + U16_TCP_FLAGS]!,
+  };
+  const flowDirection = u8[b + U8_FLOW_DIRECTION]!;
+  if (flowDirection !== NO_FLOW_DIRECTION) record.flowDirection = flowDirection;
+  const biflow = (meta >>> META_BIFLOW_SHIFT) & 3;
+  if (biflow !== 0) record.biflowDirection = biflow === 1 ? 'forward' : 'reverse';
+  return record;
+}
