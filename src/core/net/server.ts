@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
 import { NetspanError } from '../errors.js';
@@ -54,12 +54,12 @@ export async function listen(server: Server, endpoint: string): Promise<AddressI
   return server.address() as AddressInfo;
 }
 
-export async function closeServer(server: Server): Promise<void> {
+export async function closeServer(server: Server | NetServer): Promise<void> {
   if (!server.listening) return;
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
-    // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
-    server.closeIdleConnections();
+    // Idle keep-alive sockets would hold an HTTP server's close() open; in-flight requests still finish.
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
   });
 }
 

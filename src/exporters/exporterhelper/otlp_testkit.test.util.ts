@@ -6,12 +6,9 @@
  * cannot cancel itself out.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import protobuf from 'protobufjs';
-import { createLogger, type Logger } from '../../core/telemetry/logger.js';
-import { SelfMetrics } from '../../core/telemetry/metrics.js';
 import type { CreateSettings } from '../../core/component.js';
 import type { SleepFn } from './queued_retry.js';
 import { REPO_ROOT } from '../../testutil/index.js';

@@ -390,6 +390,50 @@ describe('QueuedRetryExporter', () => {
     assert.equal(transport.closed, 1);
   });
 
+  test('50 consumers sending, waiting for retries and shut down: no MaxListenersExceededWarning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const settings = recordingSettings('otlp/many');
+      const transport = new ScriptedTransport(); // answers only when told
+      const exporter = new QueuedRetryExporter(
+        settings,
+        'traces',
+        helperConfig({
+          timeout: '300ms',
+          sending_queue: { num_consumers: 50, queue_size: 100 },
+          // The real backoff wait (no `sleep` option), long enough that only shutdown ends it.
+          retry_on_failure: { initial_interval: '1h', max_interval: '1h', max_elapsed_time: '0s', randomization_factor: 0 },
+        }),
+        transport,
+      );
+      await exporter.start();
+      for (let i = 0; i < 100; i++) await exporter.consume(sampleTraces());
+      // 50 sends at once, each with its abort signal and the shutdown's hold on it.
+      await transport.waitForCalls(50);
+      assert.equal(transport.calls.length, 50);
+      for (const call of transport.calls) call.settle(unavailable());
+      // 50 backoff waits at once.
+      await eventually(() => settings.logs.filter((l) => l.msg === 'exporting failed, will retry').length === 50, '50 retries waiting');
+      // Shutdown wakes all 50 for a last attempt, which hangs until the drain time is up and is abandoned.
+      await exporter.shutdown();
+      assert.equal(transport.calls.length, 100);
+      assert.ok(
+        transport.calls.slice(50).every((c) => c.abort.aborted),
+        'the last attempts were aborted',
+      );
+      assert.equal(await exporterCounter(settings, 'traces', 'send_failed'), 100 * SAMPLE_TRACES_SPANS);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(
+      warnings.map((w) => `${w.name}: ${w.message}`),
+      [],
+    );
+  });
+
   test('lifecycle: shutdown without start, twice, and start after shutdown', async () => {
     const settings = recordingSettings('otlp/lifecycle');
     const transport = new ScriptedTransport();

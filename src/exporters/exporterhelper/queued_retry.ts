@@ -66,10 +66,18 @@ export class QueuedRetryExporter<S extends Signal> implements Component, Consume
   private readonly workers: Promise<void>[] = [];
   /** Deliveries not run by a queue consumer (sending_queue disabled), awaited at shutdown. */
   private readonly direct = new Set<Promise<Delivery>>();
-  /** Fires when shutdown begins: backoff waits end early for one last attempt. */
-  private readonly draining = new AbortController();
-  /** Fires when the shutdown drain time is up: sends in flight are abandoned. */
-  private readonly halted = new AbortController();
+  /*
+   * Shutdown reaches the waits and sends under way through their own AbortControllers, kept in
+   * these sets while they last, rather than through one shared AbortSignal that each of them
+   * listens to: with more than 10 consumers, 11 listeners on one signal make Node warn
+   * (MaxListenersExceededWarning), and a per-operation signal needs only its own listeners.
+   */
+  /** One per backoff wait in progress; aborted when shutdown begins, so each batch has its last attempt now. */
+  private readonly backoffWaits = new Set<AbortController>();
+  /** One per send in progress; aborted when the shutdown drain time is up, abandoning the send. */
+  private readonly sends = new Set<AbortController>();
+  /** Set when the shutdown drain time is up: why sends still under way or not yet begun are abandoned. */
+  private haltReason: Error | undefined;
   private stopping?: Promise<void>;
 
   constructor(
@@ -155,7 +163,7 @@ export class QueuedRetryExporter<S extends Signal> implements Component, Consume
 
   private async take(): Promise<Batch<SignalData[S]> | undefined> {
     for (;;) {
-      if (this.halted.signal.aborted) return undefined;
+      if (this.haltReason) return undefined;
       const batch = this.queue.shift();
       if (batch) {
         this.reportQueue();
@@ -188,8 +196,8 @@ export class QueuedRetryExporter<S extends Signal> implements Component, Consume
         { error: result.error.message, interval_ms: delay, attempt, items: batch.items, server_delay_ms: result.retryAfterMs },
         'exporting failed, will retry',
       );
-      await this.sleep(delay, this.draining.signal);
-      if (this.halted.signal.aborted) return this.drop(batch, result.error, 'exporter shut down before it could retry', attempt);
+      await this.backoffWait(delay);
+      if (this.haltReason) return this.drop(batch, result.error, 'exporter shut down before it could retry', attempt);
       this.report.retried(batch.items);
     }
   }
@@ -215,13 +223,24 @@ export class QueuedRetryExporter<S extends Signal> implements Component, Consume
     return { delivered: false, error: new NetspanError('EXPORT_DROPPED', `${reason}: ${error.message}`, { cause: error }) };
   }
 
+  /** The backoff wait before a retry, ended early when shutdown begins. */
+  private async backoffWait(ms: number): Promise<void> {
+    const wake = new AbortController();
+    if (!this.acceptingData) wake.abort();
+    this.backoffWaits.add(wake);
+    try {
+      await this.sleep(ms, wake.signal);
+    } finally {
+      this.backoffWaits.delete(wake);
+    }
+  }
+
   /** One call to the transport, bounded by `timeout` and cut short when shutdown gives up. */
   private async attempt(data: SignalData[S]): Promise<ExportResult> {
-    if (this.halted.signal.aborted) return retryableFailure(asError(this.halted.signal.reason));
+    if (this.haltReason) return retryableFailure(this.haltReason);
     const timeoutMs = this.config.timeout;
     const abort = new AbortController();
-    const onHalt = () => abort.abort(this.halted.signal.reason);
-    this.halted.signal.addEventListener('abort', onHalt, { once: true });
+    this.sends.add(abort);
     // Kept ref'd: it lives only as long as a send in progress, which is work worth waiting for.
     const timer =
       timeoutMs > 0
@@ -238,7 +257,7 @@ export class QueuedRetryExporter<S extends Signal> implements Component, Consume
       return await Promise.race([sent, aborted]);
     } finally {
       clearTimeout(timer);
-      this.halted.signal.removeEventListener('abort', onHalt);
+      this.sends.delete(abort);
     }
   }
 
@@ -253,7 +272,7 @@ export class QueuedRetryExporter<S extends Signal> implements Component, Consume
    */
   private async stop(): Promise<void> {
     this.state = 'draining';
-    this.draining.abort();
+    for (const wait of this.backoffWaits) wait.abort();
     for (const wake of this.idle.splice(0)) wake();
 
     const pending = Promise.all([...this.workers, ...this.direct]);
@@ -265,7 +284,8 @@ export class QueuedRetryExporter<S extends Signal> implements Component, Consume
     ]);
     clearTimeout(timer);
     if (outOfTime) {
-      this.halted.abort(new NetspanError('EXPORTER_SHUTDOWN', `exporter shut down before the send completed (drain time ${budgetMs}ms)`));
+      this.haltReason = new NetspanError('EXPORTER_SHUTDOWN', `exporter shut down before the send completed (drain time ${budgetMs}ms)`);
+      for (const send of this.sends) send.abort(this.haltReason);
       await pending;
     }
 

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
+import { constants as zlibConstants, gzip as gzipCallback, gzipSync, type ZlibOptions } from 'node:zlib';
 import type { ClientTlsConfig } from '../../core/config/types.js';
 import { NetspanError, errorMessage } from '../../core/errors.js';
 import type { Signal, SignalData } from '../../model/otlp.js';
@@ -14,6 +14,23 @@ import { loadClientTls, retryableFailure, type Compression, type ExportResult, t
 import { classifyResponse, type HttpResponse } from './response.js';
 
 const gzip = promisify(gzipCallback);
+
+/**
+ * zlib's fastest level (1) rather than its default (6). On OTLP protobuf batches of 20 to 800
+ * traces (75 KB to 3 MB) level 6 cost 2.5× the CPU of level 1 for bodies 12–18 % smaller
+ * (compression ratio 0.14 against 0.16 on 75 KB). Levels 1–3 use zlib's fast (greedy) matcher;
+ * 4 and up its lazy matcher, where the cost jumps. The collector's default level runs on Go's
+ * faster deflate, so level 1 here is the closer match in cost.
+ */
+export const GZIP_LEVEL = zlibConstants.Z_BEST_SPEED;
+/**
+ * Bodies up to this size are compressed on the main thread. zlib's asynchronous call costs a
+ * thread-pool round trip and stream set-up: on a 4 KB body (one trace) about 120 µs of CPU
+ * against 25–40 µs for the synchronous one, which is then also less main-thread time. Larger
+ * bodies go to the thread pool, so that compressing them does not stall the event loop.
+ */
+export const SYNC_GZIP_MAX_BYTES = 16 * 1024;
+const GZIP_OPTIONS: ZlibOptions = { level: GZIP_LEVEL };
 
 /** Enough for any partial-success or error message; the rest of an oversized body is ignored. */
 const MAX_RESPONSE_BYTES = 1 << 20;
@@ -78,7 +95,8 @@ export class OtlpHttpTransport<S extends Signal> implements ExportTransport<Sign
       this.options.encoding === 'json'
         ? Buffer.from(encodeJson(this.signal, data), 'utf8')
         : Buffer.from(encodeProtobuf(this.signal, data));
-    return this.options.compression === 'gzip' ? gzip(raw) : raw;
+    if (this.options.compression !== 'gzip') return raw;
+    return raw.length <= SYNC_GZIP_MAX_BYTES ? gzipSync(raw, GZIP_OPTIONS) : gzip(raw, GZIP_OPTIONS);
   }
 
   async send(data: SignalData[S], abort: AbortSignal): Promise<ExportResult> {

@@ -1,13 +1,20 @@
 /**
- * The data side of grouping: where each span came from (its resource and scope), and one
- * trace's spans kept under those origins so that its release rebuilds the same structure.
+ * The data side of grouping: where each span came from (its resource and scope), one trace's
+ * spans kept under those origins, and the release request that rebuilds that structure for one
+ * or several traces.
  */
 import { clone, create, toBinary } from '@bufbuild/protobuf';
 import type { Traces } from '../../model/otlp.js';
 import { ExportTraceServiceRequestSchema } from '../../wire/otlp/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
 import { InstrumentationScopeSchema, type InstrumentationScope } from '../../wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { ResourceSchema, type Resource } from '../../wire/otlp/gen/opentelemetry/proto/resource/v1/resource_pb.js';
-import { ResourceSpansSchema, ScopeSpansSchema, type Span } from '../../wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
+import {
+  ResourceSpansSchema,
+  ScopeSpansSchema,
+  type ResourceSpans,
+  type ScopeSpans,
+  type Span,
+} from '../../wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
 
 /** The resource and scope a span arrived under, with keys that are equal for equal content. */
 export interface SpanOrigin {
@@ -19,14 +26,14 @@ export interface SpanOrigin {
   scopeSchemaUrl: string;
 }
 
-interface ScopeGroup {
+export interface ScopeGroup {
   key: string;
   scope: InstrumentationScope | undefined;
   schemaUrl: string;
   spans: Span[];
 }
 
-interface ResourceGroup {
+export interface ResourceGroup {
   key: string;
   resource: Resource | undefined;
   schemaUrl: string;
@@ -90,25 +97,41 @@ export class TraceGroup {
     this.spanCount++;
   }
 
-  /**
-   * The trace as one request. Resources and scopes are copied because several released traces
-   * share them, and a later processor may change what it receives.
-   */
-  toRequest(): Traces {
-    return create(ExportTraceServiceRequestSchema, {
-      resourceSpans: this.resources.map((r) =>
-        create(ResourceSpansSchema, {
-          resource: r.resource && clone(ResourceSchema, r.resource),
-          schemaUrl: r.schemaUrl,
-          scopeSpans: r.scopes.map((s) =>
-            create(ScopeSpansSchema, {
-              scope: s.scope && clone(InstrumentationScopeSchema, s.scope),
-              schemaUrl: s.schemaUrl,
-              spans: s.spans,
-            }),
-          ),
-        }),
-      ),
-    });
+  /** This trace's spans under their resources and scopes, for building a release request. */
+  origins(): readonly ResourceGroup[] {
+    return this.resources;
   }
+}
+
+/**
+ * Several whole traces as one request. Spans arrived under equal resources (equal content and
+ * schema URL, the same key) share one ResourceSpans across traces, and equal scopes within it
+ * one ScopeSpans, so a batch carries each resource once. Resources and scopes are copied (once
+ * per batch) because several released traces share them, and a later processor may change what
+ * it receives; spans are passed on as they arrived.
+ */
+export function batchRequest(groups: Iterable<TraceGroup>): Traces {
+  const resourceSpans: ResourceSpans[] = [];
+  const byResource = new Map<string, { out: ResourceSpans; scopes: Map<string, ScopeSpans> }>();
+  for (const group of groups) {
+    for (const r of group.origins()) {
+      let resource = byResource.get(r.key);
+      if (!resource) {
+        const out = create(ResourceSpansSchema, { resource: r.resource && clone(ResourceSchema, r.resource), schemaUrl: r.schemaUrl });
+        resource = { out, scopes: new Map() };
+        byResource.set(r.key, resource);
+        resourceSpans.push(out);
+      }
+      for (const s of r.scopes) {
+        let scope = resource.scopes.get(s.key);
+        if (!scope) {
+          scope = create(ScopeSpansSchema, { scope: s.scope && clone(InstrumentationScopeSchema, s.scope), schemaUrl: s.schemaUrl });
+          resource.scopes.set(s.key, scope);
+          resource.out.scopeSpans.push(scope);
+        }
+        for (const span of s.spans) scope.spans.push(span);
+      }
+    }
+  }
+  return create(ExportTraceServiceRequestSchema, { resourceSpans });
 }

@@ -1,20 +1,27 @@
 /**
- * The groupbytrace processor: holds spans per trace id and releases each trace downstream as
- * one request, `wait_duration` after its first span arrived (OpenTelemetry Collector contrib
- * semantics). Memory is bounded by `num_traces`: beyond it the oldest trace is released early.
+ * The groupbytrace processor: holds spans per trace id and releases each trace downstream whole,
+ * `wait_duration` after its first span arrived (OpenTelemetry Collector contrib semantics).
+ * Memory is bounded by `num_traces`: beyond it the oldest trace is released early.
  *
- * A release the next consumer refuses goes to a bounded pending list that is retried
- * periodically; while anything is pending, this processor refuses new data with CapacityError,
- * so the refusal reaches the sender instead of data being lost. Whatever is ever dropped
- * (a permanent downstream error, the pending list overflowing, shutdown giving up) is logged
- * with its count and counted in netspan_processor_groupbytrace_dropped_spans_total.
+ * Unlike the collector's, it does not send one request per trace. Due traces are released in
+ * sweeps (at most one per RELEASE_SWEEP_INTERVAL_MS), and the traces released together — due in
+ * one sweep, evicted by one request, or flushed at shutdown — go downstream as one request of
+ * several whole traces, up to `max_release_batch_spans` spans. A trace is never split over
+ * requests; one larger than the bound goes alone. So the exporter gets about as many requests
+ * as arrive, not one per trace.
+ *
+ * A release (one such batch) the next consumer refuses goes, whole, to a bounded pending list
+ * that is retried periodically; while anything is pending, this processor refuses new data with
+ * CapacityError, so the refusal reaches the sender instead of data being lost. Whatever is ever
+ * dropped (a permanent downstream error, the pending list overflowing, shutdown giving up) is
+ * logged with its count and counted in netspan_processor_groupbytrace_dropped_spans_total.
  */
 import type { Component, Consumer, CreateSettings } from '../../core/component.js';
 import { CapacityError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/telemetry/logger.js';
 import { hexId, type Traces } from '../../model/otlp.js';
-import type { GroupByTraceConfig } from './config.js';
-import { forEachSpan, TraceGroup } from './groups.js';
+import { RELEASE_SWEEP_INTERVAL_MS, type GroupByTraceConfig } from './config.js';
+import { batchRequest, forEachSpan, TraceGroup } from './groups.js';
 import { DropLog, GroupByTraceMetrics } from './telemetry.js';
 
 /** How often releases refused downstream are tried again. */
@@ -28,11 +35,14 @@ const TIMER_SLACK_MS = 1;
 export interface GroupByTraceOptions {
   retryIntervalMs?: number;
   shutdownTimeoutMs?: number;
+  /** Least time between two release sweeps (RELEASE_SWEEP_INTERVAL_MS by default). */
+  sweepIntervalMs?: number;
 }
 
-/** A released trace on its way downstream. */
+/** Whole traces released together, on their way downstream as one request. */
 interface Release {
   request: Traces;
+  traces: number;
   spans: number;
 }
 
@@ -84,17 +94,27 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
   private readonly dropLog: DropLog;
   private readonly waitMs: number;
   private readonly maxTraces: number;
-  /** Bounded like the held traces; reaching it needs one batch to evict a whole num_traces into a refusing consumer. */
+  private readonly maxBatchSpans: number;
+  /**
+   * Traces (not batches) pending at most, bounded like the held traces: num_traces, or one batch
+   * when a single one is larger. Reaching it needs a whole num_traces to be released into a
+   * refusing consumer while releases already in flight come back refused too.
+   */
   private readonly maxPending: number;
   private readonly retryIntervalMs: number;
   private readonly shutdownTimeoutMs: number;
+  private readonly sweepIntervalMs: number;
 
   /** Held traces by trace id, in arrival order: the first is the oldest and the first due. */
   private readonly held = new Map<string, TraceGroup>();
   private heldSpans = 0;
   private readonly pending = new Fifo<Release>();
+  /** Traces in the pending releases (the gauge and the bound count traces, the list batches). */
+  private pendingTraces = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private dueTimer: NodeJS.Timeout | undefined;
+  /** When the last release sweep ran (performance.now()); the next runs no sooner than sweepIntervalMs later. */
+  private lastSweep = -Infinity;
   private retryTimer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private state: State = 'running';
@@ -112,9 +132,11 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
     this.report = new GroupByTraceMetrics(settings.metrics, settings.id);
     this.waitMs = config.wait_duration;
     this.maxTraces = config.num_traces;
+    this.maxBatchSpans = config.max_release_batch_spans;
     this.maxPending = config.num_traces;
     this.retryIntervalMs = options.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? RELEASE_SWEEP_INTERVAL_MS;
   }
 
   async start(): Promise<void> {
@@ -130,23 +152,32 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
     if (this.pending.length > 0)
       throw new CapacityError(
         this.id,
-        `${this.pending.length} released trace(s) wait for the next consumer`,
+        `${this.pendingTraces} released trace(s) in ${this.pending.length} request(s) wait for the next consumer`,
         Math.max(1, Math.ceil(this.retryIntervalMs / 1000)),
       );
     const now = performance.now();
-    forEachSpan(traces, (origin, span) => {
-      const key = hexId(span.traceId);
-      let group = this.held.get(key);
-      if (!group) {
-        if (this.held.size >= this.maxTraces) this.evictOldest();
-        group = new TraceGroup(now + this.waitMs);
-        this.held.set(key, group);
+    /** Traces this request pushes out of memory early, released together once it is grouped. */
+    const evicted: TraceGroup[] = [];
+    try {
+      forEachSpan(traces, (origin, span) => {
+        const key = hexId(span.traceId);
+        let group = this.held.get(key);
+        if (!group) {
+          if (this.held.size >= this.maxTraces) this.evictOldest(evicted);
+          group = new TraceGroup(now + this.waitMs);
+          this.held.set(key, group);
+        }
+        group.add(origin, span);
+        this.heldSpans++;
+      });
+    } finally {
+      if (evicted.length > 0) {
+        this.report.evicted(evicted.length);
+        this.releaseTogether(evicted);
       }
-      group.add(origin, span);
-      this.heldSpans++;
-    });
-    this.publishOccupancy();
-    this.armDueTimer();
+      this.publishOccupancy();
+      this.armDueTimer();
+    }
   }
 
   /** Releases every held trace now and waits (a bounded time) until they are delivered. */
@@ -158,7 +189,10 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
     this.state = 'stopping';
     clearTimeout(this.dueTimer);
     this.dueTimer = undefined;
-    for (const [key, group] of this.held) this.release(key, group);
+    const all = [...this.held.values()];
+    this.held.clear();
+    this.heldSpans = 0;
+    this.releaseTogether(all);
     this.publishOccupancy();
 
     const deadline = performance.now() + this.shutdownTimeoutMs;
@@ -172,10 +206,11 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
     this.stopRetryTimer();
     this.state = 'closed';
     const refused = this.pending.drain();
+    this.pendingTraces = 0;
     if (refused.length > 0) this.drop(refused, `the next consumer still refused after ${this.shutdownTimeoutMs} ms of shutdown`);
     this.dropLog.flush();
     if (this.inFlight.size > 0)
-      this.logger.warn({ traces: this.inFlight.size }, 'shutdown ends with releases still unanswered by the next consumer');
+      this.logger.warn({ requests: this.inFlight.size }, 'shutdown ends with releases still unanswered by the next consumer');
     this.publishOccupancy();
   }
 
@@ -188,40 +223,75 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
     }
   }
 
-  private evictOldest(): void {
+  /** Takes the oldest held trace out of memory, into `into`. */
+  private evictOldest(into: TraceGroup[]): void {
     const oldest = this.held.entries().next();
     if (oldest.done) return;
     const [key, group] = oldest.value;
-    this.report.evicted();
-    this.release(key, group);
+    this.held.delete(key);
+    this.heldSpans -= group.spanCount;
+    into.push(group);
   }
 
+  /**
+   * The timer fires when the oldest trace is due, but no sooner than sweepIntervalMs after the
+   * last sweep: under steady load that is one sweep per interval, each releasing a batch, with
+   * every trace released at most one interval after it fell due.
+   */
   private armDueTimer(): void {
     if (this.dueTimer !== undefined || this.state !== 'running') return;
     const oldest = this.held.values().next();
     if (oldest.done) return;
-    const delay = Math.max(0, oldest.value.dueAt - performance.now());
-    this.dueTimer = setTimeout(() => {
-      this.dueTimer = undefined;
-      this.releaseDue();
-    }, delay).unref();
+    const at = Math.max(oldest.value.dueAt, this.lastSweep + this.sweepIntervalMs);
+    this.dueTimer = setTimeout(
+      () => {
+        this.dueTimer = undefined;
+        this.releaseDue();
+      },
+      Math.max(0, at - performance.now()),
+    ).unref();
   }
 
   /** Traces are due in arrival order (one wait_duration for all), so the sweep stops at the first not due. */
   private releaseDue(): void {
-    const horizon = performance.now() + TIMER_SLACK_MS;
+    const now = performance.now();
+    this.lastSweep = now;
+    const horizon = now + TIMER_SLACK_MS;
+    const due: TraceGroup[] = [];
     for (const [key, group] of this.held) {
       if (group.dueAt > horizon) break;
-      this.release(key, group);
+      this.held.delete(key);
+      this.heldSpans -= group.spanCount;
+      due.push(group);
     }
+    this.releaseTogether(due);
     this.publishOccupancy();
     this.armDueTimer();
   }
 
-  private release(key: string, group: TraceGroup): void {
-    this.held.delete(key);
-    this.heldSpans -= group.spanCount;
-    const release: Release = { request: group.toRequest(), spans: group.spanCount };
+  /**
+   * Sends traces already taken out of memory as few requests as the bound allows: in order,
+   * whole traces into a batch until the next would take it past max_release_batch_spans. A trace
+   * larger than the bound is a batch of its own.
+   */
+  private releaseTogether(groups: readonly TraceGroup[]): void {
+    let batch: TraceGroup[] = [];
+    let spans = 0;
+    const flush = () => {
+      if (batch.length === 0) return;
+      this.release({ request: batchRequest(batch), traces: batch.length, spans });
+      batch = [];
+      spans = 0;
+    };
+    for (const group of groups) {
+      if (spans > 0 && spans + group.spanCount > this.maxBatchSpans) flush();
+      batch.push(group);
+      spans += group.spanCount;
+    }
+    flush();
+  }
+
+  private release(release: Release): void {
     // Behind a backlog, wait in line: going first would make the retries starve.
     if (this.pending.length > 0 || !this.next.canAccept()) {
       this.addPending(release);
@@ -238,7 +308,7 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
   private async send(release: Release): Promise<boolean> {
     try {
       await this.next.consume(release.request);
-      this.report.released(release.spans);
+      this.report.released(release.traces, release.spans);
       return true;
     } catch (err) {
       if (err instanceof CapacityError) return false;
@@ -252,11 +322,13 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
       this.drop([release], 'the next consumer refused it after shutdown');
       return;
     }
-    if (this.pending.length >= this.maxPending) {
+    // One batch is always let in, even a larger one, so that the list can make progress.
+    if (this.pending.length > 0 && this.pendingTraces + release.traces > this.maxPending) {
       this.drop([release], `the pending list is full (${this.maxPending} traces)`);
       return;
     }
     this.pending.push(release);
+    this.pendingTraces += release.traces;
     this.publishOccupancy();
     this.retryTimer ??= setInterval(() => void this.drainPending(), this.retryIntervalMs).unref();
   }
@@ -279,6 +351,7 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
       for (let release = this.pending.peek(); release && this.next.canAccept(); release = this.pending.peek()) {
         if (!(await this.send(release))) break;
         this.pending.shift();
+        this.pendingTraces -= release.traces;
       }
     } finally {
       if (this.pending.length === 0) this.stopRetryTimer();
@@ -287,12 +360,13 @@ export class GroupByTraceProcessor implements Component, Consumer<'traces'> {
   }
 
   private drop(releases: Release[], reason: string): void {
+    const traces = releases.reduce((n, r) => n + r.traces, 0);
     const spans = releases.reduce((n, r) => n + r.spans, 0);
     this.report.dropped(spans);
-    this.dropLog.record(reason, releases.length, spans);
+    this.dropLog.record(reason, traces, spans);
   }
 
   private publishOccupancy(): void {
-    this.report.occupancy(this.held.size, this.heldSpans, this.pending.length);
+    this.report.occupancy(this.held.size, this.heldSpans, this.pendingTraces);
   }
 }

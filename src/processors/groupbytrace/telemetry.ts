@@ -6,7 +6,7 @@ import type { SelfMetrics } from '../../core/telemetry/metrics.js';
 const PREFIX = 'netspan_processor_groupbytrace';
 
 /**
- * The processor's metrics, resolved once since releases count per trace. Gauges move by
+ * The processor's metrics, resolved once since they move on every release. Gauges move by
  * differences, so that two instances with one id (the same processor in two pipelines) add
  * up instead of overwriting each other.
  */
@@ -34,15 +34,19 @@ export class GroupByTraceMetrics {
     );
     this.tracesInMemory = gauge('traces_in_memory', 'Traces held, waiting for wait_duration.');
     this.spansInMemory = gauge('spans_in_memory', 'Spans of the traces held.');
-    this.tracesPending = gauge('traces_pending', 'Released traces the next consumer refused, waiting for a retry.');
+    this.tracesPending = gauge(
+      'traces_pending',
+      'Released traces (in whole release requests) the next consumer refused, waiting for a retry.',
+    );
   }
 
-  released(spans: number): void {
-    this.tracesReleased.inc(this.labels, 1);
+  /** One release request delivered downstream, holding `traces` whole traces of `spans` spans in all. */
+  released(traces: number, spans: number): void {
+    this.tracesReleased.inc(this.labels, traces);
     this.spansReleased.inc(this.labels, spans);
   }
-  evicted(): void {
-    this.tracesEvicted.inc(this.labels, 1);
+  evicted(traces: number): void {
+    if (traces > 0) this.tracesEvicted.inc(this.labels, traces);
   }
   dropped(spans: number): void {
     if (spans > 0) this.spansDropped.inc(this.labels, spans);
