@@ -2,7 +2,7 @@
  * OTLP/gRPC transport: one unary Export call per batch on a grpc-js channel, messages
  * serialized with protobuf-es, the status turned into an ExportResult.
  */
-import { create, fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
+import { create, fromBinary, type DescMessage } from '@bufbuild/protobuf';
 import {
   Client,
   Metadata,
@@ -14,7 +14,7 @@ import {
 } from '@grpc/grpc-js';
 import type { ClientTlsConfig } from '../../core/config/types.js';
 import type { Signal, SignalData } from '../../model/otlp.js';
-import { GRPC_EXPORT_PATH, REQUEST_SCHEMA, RESPONSE_SCHEMA } from '../../wire/otlp/codec.js';
+import { encodeProtobuf, GRPC_EXPORT_PATH, RESPONSE_SCHEMA } from '../../wire/otlp/codec.js';
 import {
   loadClientTls,
   resultFromResponse,
@@ -56,10 +56,9 @@ export class OtlpGrpcTransport<S extends Signal> implements ExportTransport<Sign
     private readonly options: OtlpGrpcTransportOptions,
   ) {
     for (const [key, value] of Object.entries(options.headers)) this.metadata.set(key.toLowerCase(), value);
-    const request = REQUEST_SCHEMA[signal] as DescMessage;
     const response = RESPONSE_SCHEMA[signal] as DescMessage;
     this.serialize = (data) => {
-      const bytes = toBinary(request, data as never);
+      const bytes = encodeProtobuf(signal, data);
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     };
     this.deserialize = (bytes) => {

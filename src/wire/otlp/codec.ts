@@ -19,6 +19,7 @@ import {
   ExportMetricsServiceRequestSchema,
   ExportMetricsServiceResponseSchema,
 } from './gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb.js';
+import { decodeLogsRequest, decodeTraceRequest, encodeLogsRequest, encodeTraceRequest } from './fast/index.js';
 
 export const REQUEST_SCHEMA = {
   traces: ExportTraceServiceRequestSchema,
@@ -59,15 +60,24 @@ function rewriteIds(node: unknown, toBase64: boolean, path: string): void {
   }
 }
 
+/**
+ * Traces and logs use the hand-written codec in fast/ (same message objects, several times
+ * faster); metrics use protobuf-es.
+ */
 export function decodeProtobuf<S extends Signal>(signal: S, bytes: Uint8Array): SignalData[S] {
   try {
+    if (signal === 'traces') return decodeTraceRequest(bytes) as SignalData[S];
+    if (signal === 'logs') return decodeLogsRequest(bytes) as SignalData[S];
     return fromBinary(REQUEST_SCHEMA[signal] as DescMessage, bytes) as unknown as SignalData[S];
   } catch (err) {
+    if (err instanceof DecodeError) throw new DecodeError(err.code, err.message, { signal, ...err.context });
     throw new DecodeError('OTLP_PROTOBUF_INVALID', `cannot decode protobuf: ${errorMessage(err)}`, { signal }, err);
   }
 }
 
 export function encodeProtobuf<S extends Signal>(signal: S, data: SignalData[S]): Uint8Array {
+  if (signal === 'traces') return encodeTraceRequest(data as SignalData['traces']);
+  if (signal === 'logs') return encodeLogsRequest(data as SignalData['logs']);
   return toBinary(REQUEST_SCHEMA[signal] as DescMessage, data as never);
 }
 
