@@ -1,7 +1,9 @@
 /** Every component netspan ships, by kind: the config's `type` names resolve here. */
 import type { Factory } from './core/component.js';
 import { otlpReceiverFactory } from './receivers/otlp/factory.js';
+import { netflowReceiverFactory } from './receivers/netflow/factory.js';
 import { groupByTraceFactory } from './processors/groupbytrace/factory.js';
+import { correlateFactory } from './processors/correlate/factory.js';
 import { debugExporterFactory } from './exporters/debug/factory.js';
 import { fileExporterFactory } from './exporters/file/factory.js';
 import { otlpGrpcExporterFactory } from './exporters/otlpgrpc/factory.js';
@@ -9,7 +11,9 @@ import { otlpHttpExporterFactory } from './exporters/otlphttp/factory.js';
 
 export const FACTORIES: readonly Factory[] = [
   otlpReceiverFactory,
+  netflowReceiverFactory,
   groupByTraceFactory,
+  correlateFactory,
   debugExporterFactory,
   fileExporterFactory,
   otlpGrpcExporterFactory,

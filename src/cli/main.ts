@@ -6,6 +6,7 @@ import { FACTORIES } from '../components.js';
 import { Collector, loadConfig } from '../core/collector.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { DEFAULT_CONFIG_YAML } from '../core/default-config.js';
+import { decodeFiles, RECORD_KINDS, type RecordKind } from './decode.js';
 
 interface Command {
   summary: string;
@@ -23,6 +24,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'Check a config file; prints every problem with its path and exits 1 if there is any.',
     usage: 'netspan validate --config FILE',
     run: validateCommand,
+  },
+  decode: {
+    summary: 'Decode pcap, pcapng or raw export payload (.dat) files; one JSON object per record on stdout, problems on stderr.',
+    usage: `netspan decode [--kind ${RECORD_KINDS.join('|')}]... FILE...`,
+    run: decodeCommand,
   },
   'print-default-config': {
     summary: 'Print the embedded default configuration (YAML), a starting point for your own.',
@@ -100,6 +106,25 @@ async function validateCommand(args: string[]): Promise<number> {
   }
 }
 
+async function decodeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { kind: { type: 'string', multiple: true } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length === 0) throw new UsageError('name at least one file');
+  const kinds = new Set((values.kind ?? [...RECORD_KINDS]) as RecordKind[]);
+  for (const k of kinds) if (!RECORD_KINDS.includes(k)) throw new UsageError(`unknown --kind "${k}" (one of ${RECORD_KINDS.join(', ')})`);
+  const summary = await decodeFiles(positionals, {
+    kinds,
+    write: (line) => process.stdout.write(`${line}\n`),
+    writeError: (line) => process.stderr.write(`${line}\n`),
+  });
+  // Records decoded with some errors is still a useful run; nothing at all decoded with errors is not.
+  return summary.errors > 0 && summary.records === 0 ? 1 : 0;
+}
+
 async function runCommand(args: string[]): Promise<number> {
   const path = configOption(args, false);
   let collector: Collector;
@@ -166,6 +191,12 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
 }
+
+// `netspan decode ... | head` closes the pipe early: that ends the output, it is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

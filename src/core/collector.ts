@@ -43,7 +43,7 @@ export class Collector {
     const { config } = loaded;
     this.logger = logger ?? createLogger(config.telemetry.logs.level);
     this.evidence = new EvidenceHub(config.evidence, this.metrics, this.logger);
-    this.service = new Service(config, this.logger, this.metrics, this.evidence);
+    this.service = new Service(config, this.logger, this.metrics, this.evidence, this.evidence);
     const address = config.telemetry.metrics.address;
     this.telemetry = address ? new TelemetryServer(address, this.metrics, () => this.running) : undefined;
   }

@@ -5,6 +5,7 @@
 import type { ZodType, ZodTypeDef } from 'zod';
 import type { Signal, SignalData } from '../model/otlp.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
+import type { FlowStore } from '../evidence/store.js';
 import type { Logger } from './telemetry/logger.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 
@@ -37,12 +38,21 @@ export interface EvidenceSink {
   addInterfaceCounters(samples: readonly InterfaceCounters[]): void;
 }
 
-/** What a factory gets besides the config: its id ("type" or "type/name"), a logger, metrics, the evidence sink. */
+/**
+ * The read side of the evidence, for processors (the correlation): the stores the collector's
+ * evidence hub keeps. Absent where no store runs (tests, embedding without a hub).
+ */
+export interface EvidenceStores {
+  readonly flows?: FlowStore;
+}
+
+/** What a factory gets besides the config: its id ("type" or "type/name"), a logger, metrics, the evidence sink and stores. */
 export interface CreateSettings {
   id: string;
   logger: Logger;
   metrics: SelfMetrics;
   evidence: EvidenceSink;
+  evidenceStores?: EvidenceStores;
 }
 
 export type ConfigSchema<C> = ZodType<C, ZodTypeDef, unknown>;

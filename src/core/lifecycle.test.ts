@@ -17,7 +17,9 @@ const dir = mkdtempSync(join(tmpdir(), 'netspan-lifecycle-'));
 /** The smallest valid config of each component, listening on port 0 where it listens. */
 const MINIMAL_CONFIG: Record<string, unknown> = {
   'receiver/otlp': { protocols: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
+  'receiver/netflow': { endpoints: ['127.0.0.1:0'], tcp_endpoint: '127.0.0.1:0', workers: 1 },
   'processor/groupbytrace': { wait_duration: '10ms' },
+  'processor/correlate': {},
   'exporter/debug': { verbosity: 'basic' },
   'exporter/file': { path: join(dir, 'out.jsonl') },
   'exporter/otlp': { endpoint: '127.0.0.1:1', tls: { insecure: true } },

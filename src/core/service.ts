@@ -4,7 +4,17 @@
  * exporters, then processors from the end of each pipeline to its start, then receivers;
  * shutdown runs the other way, so each component can flush into a consumer that still runs.
  */
-import type { Component, Consumer, Consumers, EvidenceSink, ExporterFactory, ProcessorFactory, ReceiverFactory } from './component.js';
+import type {
+  Component,
+  Consumer,
+  Consumers,
+  CreateSettings,
+  EvidenceSink,
+  EvidenceStores,
+  ExporterFactory,
+  ProcessorFactory,
+  ReceiverFactory,
+} from './component.js';
 import type { ServiceConfig } from './config/service.js';
 import { fanout } from './fanout.js';
 import type { Logger } from './telemetry/logger.js';
@@ -29,6 +39,8 @@ export class Service {
     private readonly logger: Logger,
     private readonly metrics: SelfMetrics,
     private readonly evidence: EvidenceSink,
+    /** What processors read evidence from (the collector passes its evidence hub). */
+    private readonly evidenceStores?: EvidenceStores,
   ) {
     const exporters = new Map<string, Component & Consumer<Signal>>();
     const receiverInputs = new Map<string, { [S in Signal]?: Consumer<S>[] }>();
@@ -75,12 +87,13 @@ export class Service {
     }
   }
 
-  private settings(id: string, pipeline?: string) {
+  private settings(id: string, pipeline?: string): CreateSettings {
     return {
       id,
       logger: this.logger.child(pipeline ? { component: id, pipeline } : { component: id }),
       metrics: this.metrics,
       evidence: this.evidence,
+      evidenceStores: this.evidenceStores,
     };
   }
 

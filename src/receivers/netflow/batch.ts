@@ -1,0 +1,96 @@
+/**
+ * What travels between the receive loop and the decoding workers. Datagrams are packed into one
+ * transferable buffer per batch (one postMessage per batch, no copy); decoded records come back
+ * by structured clone.
+ */
+import type { FlowRecord, InterfaceCounters } from '../../model/flow.js';
+import type { DecodeIssue } from './decode/types.js';
+import type { DecoderSession } from './session.js';
+
+export interface DatagramBatch {
+  /** Exporter address (text) of each datagram. */
+  exporters: string[];
+  /** Receive time of each datagram, Unix milliseconds. */
+  receivedAtMs: Float64Array;
+  /** Datagram i is data[offsets[i] .. offsets[i+1]). */
+  offsets: Uint32Array;
+  data: ArrayBuffer;
+}
+
+export interface WorkerSetup {
+  scheme: 'netflow' | 'sflow';
+  keepAllFields: boolean;
+}
+
+/** An issue with the exporter it came from, for logs and counters. */
+export interface ExporterIssue extends DecodeIssue {
+  exporter: string;
+}
+
+export interface DecodedBatch {
+  records: FlowRecord[];
+  counters: InterfaceCounters[];
+  /** Issues by code, all of them counted... */
+  issueCounts: Record<string, number>;
+  /** ...and the first few kept with their detail, for the log. */
+  issueSamples: ExporterIssue[];
+  datagrams: number;
+}
+
+/** Issues kept in detail per batch; the rest are only counted. */
+export const ISSUE_SAMPLES_PER_BATCH = 8;
+
+/** Packs datagrams into one buffer that can be transferred to a worker. */
+export class BatchBuilder {
+  private exporters: string[] = [];
+  private received: number[] = [];
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+
+  get size(): number {
+    return this.exporters.length;
+  }
+
+  add(exporter: string, receivedAtMs: number, datagram: Uint8Array): void {
+    this.exporters.push(exporter);
+    this.received.push(receivedAtMs);
+    this.chunks.push(datagram);
+    this.bytes += datagram.length;
+  }
+
+  take(): DatagramBatch {
+    const data = new Uint8Array(this.bytes);
+    const offsets = new Uint32Array(this.chunks.length + 1);
+    let at = 0;
+    this.chunks.forEach((c, i) => {
+      offsets[i] = at;
+      data.set(c, at);
+      at += c.length;
+    });
+    offsets[this.chunks.length] = at;
+    const batch: DatagramBatch = { exporters: this.exporters, receivedAtMs: Float64Array.from(this.received), offsets, data: data.buffer };
+    this.exporters = [];
+    this.received = [];
+    this.chunks = [];
+    this.bytes = 0;
+    return batch;
+  }
+}
+
+/** Decodes every datagram of a batch with one decoder session (one worker's template state). */
+export function decodeBatch(batch: DatagramBatch, decode: DecoderSession): DecodedBatch {
+  const out: DecodedBatch = { records: [], counters: [], issueCounts: {}, issueSamples: [], datagrams: batch.exporters.length };
+  const data = new Uint8Array(batch.data);
+  for (let i = 0; i < batch.exporters.length; i++) {
+    const exporter = batch.exporters[i]!;
+    const bytes = data.subarray(batch.offsets[i]!, batch.offsets[i + 1]!);
+    const result = decode(exporter, batch.receivedAtMs[i]!, bytes);
+    for (const r of result.records) out.records.push(r);
+    for (const c of result.counters) out.counters.push(c);
+    for (const issue of result.issues) {
+      out.issueCounts[issue.code] = (out.issueCounts[issue.code] ?? 0) + 1;
+      if (out.issueSamples.length < ISSUE_SAMPLES_PER_BATCH) out.issueSamples.push({ ...issue, exporter });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,238 @@
+/**
+ * Turning element bytes into values: addresses as text, unsigned integers of any length (RFC 7011 §6.2
+ * reduced-size encoding), NTP and Unix timestamps, and the FieldValue of any abstract data type for
+ * FlowRecord.fields. None of these throw on odd lengths: what cannot be typed is returned as raw bytes.
+ */
+import type { FieldValue } from '../../../model/flow.js';
+import { IeType } from './ie-types.js';
+
+const DECIMAL = Array.from({ length: 256 }, (_, i) => String(i));
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Dotted quad of a 32-bit unsigned address. */
+export function ipv4ToString(a: number): string {
+  return `${DECIMAL[a >>> 24]}.${DECIMAL[(a >>> 16) & 255]}.${DECIMAL[(a >>> 8) & 255]}.${DECIMAL[a & 255]}`;
+}
+
+/** RFC 5952 text of the 16-byte IPv6 address at `off` (longest zero run compressed, IPv4-mapped dotted). */
+export function ipv6ToString(bytes: Uint8Array, off: number): string {
+  const g = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 8; i++) g[i] = ((bytes[off + 2 * i] ?? 0) << 8) | (bytes[off + 2 * i + 1] ?? 0);
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${DECIMAL[(g[6] ?? 0) >> 8]}.${DECIMAL[(g[6] ?? 0) & 255]}.${DECIMAL[(g[7] ?? 0) >> 8]}.${DECIMAL[(g[7] ?? 0) & 255]}`;
+  }
+  let bestStart = -1;
+  let bestLen = 1; // a single zero group is not compressed (RFC 5952 §4.2.2)
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (i: number): string => (g[i] ?? 0).toString(16);
+  if (bestStart < 0) return `${hex(0)}:${hex(1)}:${hex(2)}:${hex(3)}:${hex(4)}:${hex(5)}:${hex(6)}:${hex(7)}`;
+  let text = '';
+  for (let i = 0; i < bestStart; i++) text += (i ? ':' : '') + hex(i);
+  text += '::';
+  for (let i = bestStart + bestLen; i < 8; i++) text += (i > bestStart + bestLen ? ':' : '') + hex(i);
+  return text;
+}
+
+/** "aa:bb:cc:dd:ee:ff". */
+export function macToString(bytes: Uint8Array, off: number): string {
+  return `${HEX2[bytes[off] ?? 0]}:${HEX2[bytes[off + 1] ?? 0]}:${HEX2[bytes[off + 2] ?? 0]}:${HEX2[bytes[off + 3] ?? 0]}:${HEX2[bytes[off + 4] ?? 0]}:${HEX2[bytes[off + 5] ?? 0]}`;
+}
+
+/**
+ * Big-endian unsigned integer of 1..8 bytes as a number (exact up to 2^53, approximate above: counters
+ * that large do not occur in practice, and FlowRecord counters are numbers). -1 for other lengths.
+ */
+export function readUnsigned(view: DataView, off: number, len: number): number {
+  switch (len) {
+    case 1:
+      return view.getUint8(off);
+    case 2:
+      return view.getUint16(off);
+    case 4:
+      return view.getUint32(off);
+    case 8:
+      return view.getUint32(off) * 4294967296 + view.getUint32(off + 4);
+    case 3:
+    case 5:
+    case 6:
+    case 7: {
+      let v = 0;
+      for (let i = 0; i < len; i++) v = v * 256 + view.getUint8(off + i);
+      return v;
+    }
+    default:
+      return -1;
+  }
+}
+
+/** Unsigned integer of 1..8 bytes, exact: a number when safe, a bigint above 2^53. */
+function unsignedValue(view: DataView, off: number, len: number): number | bigint {
+  if (len === 8) {
+    const hi = view.getUint32(off);
+    if (hi < 0x200000) return hi * 4294967296 + view.getUint32(off + 4);
+    return view.getBigUint64(off);
+  }
+  return readUnsigned(view, off, len);
+}
+
+/** Two's complement integer of 1..8 bytes (reduced-size signed values are sign-extended). */
+function signedValue(view: DataView, off: number, len: number): number | bigint {
+  switch (len) {
+    case 1:
+      return view.getInt8(off);
+    case 2:
+      return view.getInt16(off);
+    case 4:
+      return view.getInt32(off);
+    case 8: {
+      const v = view.getBigInt64(off);
+      return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+    }
+    default: {
+      const u = readUnsigned(view, off, len);
+      const half = 2 ** (8 * len - 1);
+      return u >= half ? u - 2 * half : u;
+    }
+  }
+}
+
+/** Seconds between the NTP era-0 epoch (1900) and the Unix epoch. */
+const NTP_UNIX_OFFSET = 2208988800;
+/** RFC 7011 §6.1.9: the low 11 fraction bits of dateTimeMicroseconds carry nothing and are ignored. */
+const MICROSECOND_FRACTION_MASK = 0xfffff800;
+
+/**
+ * Unix seconds of an NTP seconds field. Values below 2^31 are taken as NTP era 1 (from 2036), as RFC 5905
+ * suggests; IPFIX cannot express earlier times anyway.
+ */
+export function ntpSecondsToUnix(ntpSeconds: number): number {
+  return ntpSeconds >= 0x80000000 ? ntpSeconds - NTP_UNIX_OFFSET : ntpSeconds + 4294967296 - NTP_UNIX_OFFSET;
+}
+
+/** Nanoseconds (0..999999999) of an NTP fraction; `micro` drops the bits RFC 7011 says to ignore. */
+export function ntpFractionToNanos(fraction: number, micro: boolean): number {
+  const f = micro ? (fraction & MICROSECOND_FRACTION_MASK) >>> 0 : fraction;
+  return Math.floor((f / 4294967296) * 1e9);
+}
+
+let lastMs = 0;
+let lastSubMs = 0;
+let lastNanos = 0n;
+
+/** Unix nanoseconds of integer milliseconds plus a sub-millisecond remainder. */
+export function unixNanos(ms: number, subMsNanos: number): bigint {
+  // flows in a packet often share start/end times: skip the BigInt arithmetic for a repeat
+  if (ms === lastMs && subMsNanos === lastSubMs) return lastNanos;
+  const base = BigInt(ms) * 1_000_000n;
+  lastMs = ms;
+  lastSubMs = subMsNanos;
+  lastNanos = subMsNanos === 0 ? base : base + BigInt(subMsNanos);
+  return lastNanos;
+}
+
+/** The largest |ms| a Date accepts; outside it, times are kept as numbers instead of text. */
+const MAX_DATE_MS = 8.64e15;
+
+/** ISO-8601 text of a Unix time, with 9 fraction digits when `nanos` (0..999999999) is given. */
+export function isoTime(ms: number, nanos?: number): string | number {
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) return ms;
+  const text = new Date(ms).toISOString();
+  if (nanos === undefined) return text;
+  return `${text.slice(0, -4)}${String(nanos).padStart(9, '0')}Z`;
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * A string element as text. Fixed-width strings from C exporters are NUL padded (and sometimes hold junk
+ * after the NUL), so the text ends at the first NUL, as Wireshark reads it.
+ */
+function stringValue(bytes: Uint8Array, off: number, len: number): string {
+  let end = off;
+  const limit = off + len;
+  let ascii = true;
+  while (end < limit) {
+    const b = bytes[end] ?? 0;
+    if (b === 0) break;
+    if (b > 0x7f) ascii = false;
+    end++;
+  }
+  if (end === off) return '';
+  if (ascii && end - off <= 64) {
+    let s = '';
+    for (let i = off; i < end; i++) s += String.fromCharCode(bytes[i] ?? 0);
+    return s;
+  }
+  return utf8.decode(bytes.subarray(off, end));
+}
+
+const zeroOr = (v: number, time: (v: number) => FieldValue): FieldValue => (v === 0 ? 0 : time(v));
+
+/** The value of one element for FlowRecord.fields / options records. Raw bytes are copied (the datagram buffer is not ours). */
+export function decodeValue(type: number, view: DataView, bytes: Uint8Array, off: number, len: number): FieldValue {
+  switch (type) {
+    case IeType.unsigned8:
+    case IeType.unsigned16:
+    case IeType.unsigned32:
+    case IeType.unsigned64:
+      if (len >= 1 && len <= 8) return unsignedValue(view, off, len);
+      break;
+    case IeType.signed8:
+    case IeType.signed16:
+    case IeType.signed32:
+    case IeType.signed64:
+      if (len >= 1 && len <= 8) return signedValue(view, off, len);
+      break;
+    case IeType.float32:
+    case IeType.float64:
+      if (len === 4) return view.getFloat32(off);
+      if (len === 8) return view.getFloat64(off);
+      break;
+    case IeType.boolean:
+      // RFC 7011 §6.1.5: 1 is true, 2 is false; anything else is shown as the number it is
+      if (len === 1) {
+        const b = bytes[off] ?? 0;
+        return b === 1 ? true : b === 2 ? false : b;
+      }
+      break;
+    case IeType.macAddress:
+      if (len === 6) return macToString(bytes, off);
+      break;
+    case IeType.string:
+      return stringValue(bytes, off, len);
+    // a zero time means "not set" (logstash and Wireshark show 0 too), not 1970 or 2036
+    case IeType.dateTimeSeconds:
+      if (len >= 1 && len <= 4) return zeroOr(readUnsigned(view, off, len), (v) => isoTime(v * 1000));
+      break;
+    case IeType.dateTimeMilliseconds:
+      if (len >= 1 && len <= 8) return zeroOr(readUnsigned(view, off, len), isoTime);
+      break;
+    case IeType.dateTimeMicroseconds:
+    case IeType.dateTimeNanoseconds:
+      if (len === 8) {
+        if (view.getUint32(off) === 0 && view.getUint32(off + 4) === 0) return 0;
+        const nanos = ntpFractionToNanos(view.getUint32(off + 4), type === IeType.dateTimeMicroseconds);
+        return isoTime(ntpSecondsToUnix(view.getUint32(off)) * 1000 + Math.floor(nanos / 1e6), nanos);
+      }
+      break;
+    case IeType.ipv4Address:
+      if (len === 4) return ipv4ToString(view.getUint32(off));
+      break;
+    case IeType.ipv6Address:
+      if (len === 16) return ipv6ToString(bytes, off);
+      break;
+  }
+  return bytes.slice(off, off + len);
+}

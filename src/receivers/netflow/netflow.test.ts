@@ -1,0 +1,169 @@
+/**
+ * The flow receiver end to end in-process: real UDP datagrams and a real TCP stream carrying
+ * vendor captures, decoded by real worker threads, landing in the evidence sink and (with a logs
+ * pipeline) as OTLP log records with the contrib netflowreceiver attribute names.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NetflowReceiver } from './receiver.js';
+import { netflowReceiverConfigSchema } from './config.js';
+import { createDecoderSession } from './session.js';
+import { RecordingConsumer, RecordingEvidence, SHARED_DIR, testSettings } from '../../testutil/index.js';
+import { parseHostPort } from '../../core/config/types.js';
+import type { CreateSettings } from '../../core/component.js';
+import type { KeyValue } from '../../wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
+
+const DAT = join(SHARED_DIR, 'data', 'netflow', 'logstash-codec-netflow', 'dat');
+const dat = (name: string) => readFileSync(join(DAT, name));
+
+/** Captures sent in order through one exporter: templates first, then data. */
+const SEQUENCE = [
+  'netflow9_test_softflowd_tpl_data.dat',
+  'netflow9_test_cisco_asa_1_tpl.dat',
+  'netflow9_test_cisco_asa_1_data.dat',
+  'ipfix_test_mikrotik_tpl.dat',
+  'ipfix_test_mikrotik_data258.dat',
+  'netflow5.dat',
+];
+
+/** How many records the same captures give when decoded directly, in one session. */
+function expectedRecords(files: string[]): number {
+  const session = createDecoderSession('netflow', false);
+  return files.reduce((n, f) => n + session('127.0.0.1', Date.now(), dat(f)).records.length, 0);
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function sendUdp(target: string, payloads: Buffer[]): Promise<void> {
+  const { host, port } = parseHostPort(target)!;
+  const socket = createSocket('udp4');
+  for (const p of payloads)
+    await new Promise<void>((resolve, reject) => socket.send(p, port, host, (err) => (err ? reject(err) : resolve())));
+  socket.close();
+}
+
+const attr = (attrs: KeyValue[], key: string) => attrs.find((a) => a.key === key)?.value?.value.value;
+
+describe('flow receiver over UDP and TCP', () => {
+  let receiver: NetflowReceiver;
+  let evidence: RecordingEvidence;
+  let logs: RecordingConsumer<'logs'>;
+  let settings: CreateSettings;
+  before(async () => {
+    evidence = new RecordingEvidence();
+    logs = new RecordingConsumer<'logs'>();
+    settings = testSettings('netflow', evidence);
+    const config = netflowReceiverConfigSchema.parse({ endpoints: ['127.0.0.1:0'], tcp_endpoint: '127.0.0.1:0', workers: 2 });
+    receiver = new NetflowReceiver(settings, config, { logs });
+    await receiver.start();
+  });
+  after(() => receiver.shutdown());
+
+  test('vendor captures sent over UDP become evidence and log records', async () => {
+    const want = expectedRecords(SEQUENCE);
+    assert.ok(want > 0);
+    await sendUdp(receiver.addresses.udp[0]!, SEQUENCE.map(dat));
+    await until(() => evidence.flows.length >= want, `${want} flows`);
+    assert.equal(evidence.flows.length, want);
+    assert.ok(evidence.flows.every((f) => f.samplerAddress === '127.0.0.1'));
+    const types = new Set(evidence.flows.map((f) => f.type));
+    assert.deepEqual([...types].sort(), ['ipfix', 'netflow_v5', 'netflow_v9']);
+
+    await until(() => logs.received.reduce((n, l) => n + l.resourceLogs[0]!.scopeLogs[0]!.logRecords.length, 0) >= want, 'log records');
+    const record = logs.received[0]!.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!;
+    for (const key of [
+      'source.address',
+      'source.port',
+      'destination.address',
+      'destination.port',
+      'network.transport',
+      'flow.io.bytes',
+      'flow.io.packets',
+      'flow.start',
+      'flow.end',
+      'flow.type',
+      'flow.sampler_address',
+      'flow.in_if',
+      'flow.out_if',
+      'flow.next_hop',
+      'flow.sampling_rate',
+      'flow.tcp_flags',
+    ])
+      assert.notEqual(attr(record.attributes, key), undefined, `log record has ${key}`);
+    assert.equal(await settings.metrics.value('netspan_flow_datagrams_total', { outcome: 'decoded' }), SEQUENCE.length);
+  });
+
+  test('IPFIX over TCP, messages split across segments', async () => {
+    const before = evidence.flows.length;
+    const stream = Buffer.concat([dat('ipfix_test_openbsd_pflow_tpl.dat'), dat('ipfix_test_openbsd_pflow_data.dat')]);
+    const want = (() => {
+      const s = createDecoderSession('netflow', false);
+      return (
+        s('127.0.0.1', 0, dat('ipfix_test_openbsd_pflow_tpl.dat')).records.length +
+        s('127.0.0.1', 0, dat('ipfix_test_openbsd_pflow_data.dat')).records.length
+      );
+    })();
+    assert.ok(want > 0);
+    const { host, port } = parseHostPort(receiver.addresses.tcp!)!;
+    const conn = connect(port, host);
+    await new Promise<void>((r) => conn.once('connect', () => r()));
+    for (let at = 0; at < stream.length; at += 7) conn.write(stream.subarray(at, at + 7));
+    await until(() => evidence.flows.length >= before + want, 'TCP flows');
+    assert.equal(evidence.flows.length, before + want);
+    conn.destroy();
+  });
+
+  test('garbage is counted and valid datagrams around it still decode', async () => {
+    const before = evidence.flows.length;
+    const garbage = [Buffer.from([0, 9, 0, 1]), Buffer.alloc(3), Buffer.from('definitely not netflow'), Buffer.alloc(100, 0xff)];
+    const valid = dat('netflow9_test_softflowd_tpl_data.dat');
+    await sendUdp(receiver.addresses.udp[0]!, [...garbage, valid]);
+    const want = expectedRecords(['netflow9_test_softflowd_tpl_data.dat']);
+    await until(() => evidence.flows.length >= before + want, 'the valid datagram');
+    assert.ok((await settings.metrics.value('netspan_flow_decode_issues_total')) >= garbage.length);
+  });
+});
+
+describe('flow receiver allow-list', () => {
+  test('exporters outside the allow-list are dropped and counted', async () => {
+    const evidence = new RecordingEvidence();
+    const settings = testSettings('netflow/allow', evidence);
+    const config = netflowReceiverConfigSchema.parse({
+      endpoints: ['127.0.0.1:0'],
+      tcp_endpoint: '',
+      workers: 1,
+      allowed_exporters: ['192.0.2.0/24', '2001:db8::/32'],
+    });
+    const receiver = new NetflowReceiver(settings, config, {});
+    await receiver.start();
+    try {
+      await sendUdp(receiver.addresses.udp[0]!, [dat('netflow5.dat'), dat('netflow5.dat')]);
+      const deadline = Date.now() + 5_000;
+      while ((await settings.metrics.value('netspan_flow_datagrams_total', { outcome: 'denied' })) < 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await settings.metrics.value('netspan_flow_datagrams_total', { outcome: 'denied' }), 2);
+      assert.equal(evidence.flows.length, 0);
+    } finally {
+      await receiver.shutdown();
+    }
+  });
+
+  test('config rejects malformed prefixes with the path', () => {
+    const r = netflowReceiverConfigSchema.safeParse({ allowed_exporters: ['10.0.0.0/33', 'nope'] });
+    assert.equal(r.success, false);
+    assert.deepEqual(
+      r.error!.issues.map((i) => i.path.join('.')),
+      ['allowed_exporters.0', 'allowed_exporters.1'],
+    );
+  });
+});

@@ -1,0 +1,277 @@
+/**
+ * The flow receiver. The main thread only receives: UDP datagrams (and IPFIX messages framed
+ * from TCP streams) are checked against the allow-list, packed into batches per worker and
+ * handed over; each exporter always goes to the same worker, which keeps its templates. Decoded
+ * records come back and go to the evidence store and, when a logs pipeline takes from this
+ * receiver, out as OTLP log records. Every datagram is accounted for in the metrics.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import type { AddressInfo, BlockList } from 'node:net';
+import type { Component, Consumers, CreateSettings } from '../../core/component.js';
+import { CapacityError, NetspanError, errorMessage } from '../../core/errors.js';
+import { parseHostPort } from '../../core/config/types.js';
+import { closeServer, formatAddress } from '../../core/net/server.js';
+import { BatchBuilder, type DecodedBatch, type ExporterIssue, type WorkerSetup } from './batch.js';
+import { exporterAllowList, MAX_IPFIX_MESSAGE, type NetflowReceiverConfig } from './config.js';
+import { flowsToLogs } from './flowlogs.js';
+import { IpfixStreamFramer } from './tcp.js';
+
+/** Datagrams per batch before it is sent to a worker without waiting for the next tick. */
+const MAX_BATCH_DATAGRAMS = 512;
+/** How long shutdown waits for batches still being decoded. */
+const SHUTDOWN_DRAIN_MS = 5_000;
+/** The same kind of issue from the same exporter is logged at most once per this interval. */
+const ISSUE_LOG_INTERVAL_MS = 10_000;
+/** A crashed worker is restarted at most this many times. */
+const MAX_WORKER_RESTARTS = 10;
+
+interface WorkerSlot {
+  worker: Worker;
+  builder: BatchBuilder;
+  /** Datagrams sent to this worker and not yet answered. */
+  inFlight: number;
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+export class NetflowReceiver implements Component {
+  private slots: WorkerSlot[] = [];
+  private sockets: Socket[] = [];
+  private tcpServer: Server | undefined;
+  private readonly tcpConnections = new Set<TcpSocket>();
+  private readonly allowList: BlockList | undefined;
+  private flushScheduled = false;
+  private restarts = 0;
+  private stopping = false;
+  private readonly issueLoggedAt = new Map<string, number>();
+  /** Bound addresses once started, e.g. to learn the ports chosen for port 0. */
+  readonly addresses: { udp: string[]; tcp?: string } = { udp: [] };
+
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: NetflowReceiverConfig,
+    private readonly consumers: Consumers,
+  ) {
+    this.allowList = exporterAllowList(config.allowed_exporters);
+  }
+
+  private count(outcome: string, n = 1): void {
+    if (n > 0)
+      this.settings.metrics
+        .counter('netspan_flow_datagrams_total', 'Flow export datagrams (or IPFIX TCP messages) by outcome.', ['receiver', 'outcome'])
+        .inc({ receiver: this.settings.id, outcome }, n);
+  }
+
+  private get queued(): number {
+    let n = 0;
+    for (const s of this.slots) n += s.inFlight + s.builder.size;
+    return n;
+  }
+
+  async start(): Promise<void> {
+    const setup: WorkerSetup = { scheme: this.config.scheme, keepAllFields: this.config.include_all_fields && !!this.consumers.logs };
+    for (let i = 0; i < this.config.workers; i++) this.slots.push(this.spawnWorker(setup, i));
+    try {
+      for (const endpoint of this.config.endpoints) await this.bindUdp(endpoint);
+      if (this.config.tcp_endpoint) await this.listenTcp(this.config.tcp_endpoint);
+    } catch (err) {
+      await this.shutdown();
+      throw err;
+    }
+    this.settings.logger.info(
+      { scheme: this.config.scheme, udp: this.addresses.udp, tcp: this.addresses.tcp, workers: this.slots.length },
+      'flow receiver listening',
+    );
+  }
+
+  private spawnWorker(setup: WorkerSetup, index: number): WorkerSlot {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
+    const slot: WorkerSlot = { worker, builder: new BatchBuilder(), inFlight: 0 };
+    worker.on('message', (decoded: DecodedBatch) => {
+      slot.inFlight -= decoded.datagrams;
+      this.deliver(decoded);
+    });
+    worker.on('error', (err) => {
+      this.settings.logger.error({ err: errorMessage(err), worker: index }, 'flow decoding worker failed');
+    });
+    worker.on('exit', (code) => {
+      if (this.stopping) return;
+      this.count('lost_in_worker', slot.inFlight);
+      slot.inFlight = 0;
+      if (this.restarts++ < MAX_WORKER_RESTARTS) {
+        this.settings.logger.error({ code, worker: index }, 'flow decoding worker exited; restarting it (its templates are relearned)');
+        const replacement = this.spawnWorker(setup, index);
+        replacement.builder = slot.builder;
+        this.slots[index] = replacement;
+      } else {
+        this.settings.logger.fatal({ worker: index }, 'flow decoding worker keeps failing; not restarting it');
+      }
+    });
+    return slot;
+  }
+
+  private async bindUdp(endpoint: string): Promise<void> {
+    const hp = parseHostPort(endpoint)!;
+    const socket = createSocket({ type: hp.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: this.config.socket_buffer_size });
+    socket.on('message', (msg, rinfo) => this.accept(rinfo.address, msg));
+    socket.on('error', (err) => this.settings.logger.error({ err: errorMessage(err), endpoint }, 'flow receiver socket error'));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (err) =>
+        reject(new NetspanError('LISTEN_FAILED', `cannot listen on udp ${endpoint}: ${err.message}`, { cause: err })),
+      );
+      socket.bind(hp.port, hp.host, () => resolve());
+    });
+    this.sockets.push(socket);
+    const a = socket.address();
+    this.addresses.udp.push(formatAddress(a));
+    try {
+      const got = socket.getRecvBufferSize();
+      if (got < this.config.socket_buffer_size / 2)
+        this.settings.logger.warn(
+          { endpoint, requested: this.config.socket_buffer_size, got },
+          'the kernel capped the UDP receive buffer (raise net.core.rmem_max for bursty exporters)',
+        );
+    } catch {
+      // Not every platform reports it.
+    }
+  }
+
+  private async listenTcp(endpoint: string): Promise<void> {
+    const hp = parseHostPort(endpoint)!;
+    const server = createServer((conn) => {
+      const exporter = conn.remoteAddress ?? '';
+      if (this.allowList && !this.allowList.check(exporter, exporter.includes(':') ? 'ipv6' : 'ipv4')) {
+        this.count('denied');
+        conn.destroy();
+        return;
+      }
+      this.tcpConnections.add(conn);
+      const framer = new IpfixStreamFramer(MAX_IPFIX_MESSAGE);
+      conn.on('data', (chunk: Buffer) => {
+        const result = framer.push(chunk);
+        for (const message of result.messages) this.enqueue(exporter, message);
+        if (result.error) {
+          this.count('tcp_stream_error');
+          this.settings.logger.warn({ exporter, reason: result.error }, 'IPFIX over TCP: bad message framing, closing the connection');
+          conn.destroy();
+        }
+      });
+      conn.on('error', () => undefined);
+      conn.on('close', () => this.tcpConnections.delete(conn));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) =>
+        reject(new NetspanError('LISTEN_FAILED', `cannot listen on tcp ${endpoint}: ${err.message}`, { cause: err })),
+      );
+      server.listen(hp.port, hp.host, () => resolve());
+    });
+    this.tcpServer = server;
+    this.addresses.tcp = formatAddress(server.address() as AddressInfo);
+  }
+
+  /** A datagram from an exporter: allowed? room? then into its worker's batch. */
+  private accept(exporter: string, datagram: Buffer): void {
+    if (this.allowList && !this.allowList.check(exporter, exporter.includes(':') ? 'ipv6' : 'ipv4')) {
+      this.count('denied');
+      return;
+    }
+    this.enqueue(exporter, datagram);
+  }
+
+  private enqueue(exporter: string, datagram: Uint8Array): void {
+    if (this.stopping || this.queued >= this.config.queue_size) {
+      this.count('dropped_queue_full');
+      return;
+    }
+    const slot = this.slots[fnv1a(exporter) % this.slots.length]!;
+    slot.builder.add(exporter, Date.now(), datagram);
+    if (slot.builder.size >= MAX_BATCH_DATAGRAMS) this.flush(slot);
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        for (const s of this.slots) this.flush(s);
+      });
+    }
+  }
+
+  private flush(slot: WorkerSlot): void {
+    if (slot.builder.size === 0) return;
+    const batch = slot.builder.take();
+    slot.inFlight += batch.exporters.length;
+    slot.worker.postMessage(batch, [batch.data]);
+  }
+
+  private deliver(decoded: DecodedBatch): void {
+    this.count('decoded', decoded.datagrams);
+    const { metrics, id } = this.settings;
+    const byType = new Map<string, number>();
+    for (const r of decoded.records) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
+    for (const [type, n] of byType)
+      metrics
+        .counter('netspan_flow_records_total', 'Flow records decoded, by export format.', ['receiver', 'type'])
+        .inc({ receiver: id, type }, n);
+    for (const [code, n] of Object.entries(decoded.issueCounts))
+      metrics
+        .counter('netspan_flow_decode_issues_total', 'Decoding problems, by kind (MISSING_TEMPLATE is a soft one).', ['receiver', 'code'])
+        .inc({ receiver: id, code }, n);
+    for (const issue of decoded.issueSamples) this.logIssue(issue);
+
+    if (decoded.records.length > 0) this.settings.evidence.addFlows(decoded.records);
+    if (decoded.counters.length > 0) this.settings.evidence.addInterfaceCounters(decoded.counters);
+    const logs = this.consumers.logs;
+    if (logs && decoded.records.length > 0) {
+      const data = flowsToLogs(decoded.records, id, this.config.include_all_fields, BigInt(Date.now()) * 1_000_000n);
+      logs.consume(data).catch((err: unknown) => {
+        // UDP cannot push back: a full logs pipeline loses these log records, counted and logged.
+        metrics
+          .counter('netspan_flow_log_records_dropped_total', 'Flow log records a full or failing logs pipeline did not take.', [
+            'receiver',
+            'reason',
+          ])
+          .inc({ receiver: id, reason: err instanceof CapacityError ? 'capacity' : 'pipeline_error' }, decoded.records.length);
+        this.logIssue(
+          { exporter: '', code: 'MALFORMED', message: `logs pipeline refused flow records: ${errorMessage(err)}`, offset: 0 },
+          'warn',
+        );
+      });
+    }
+  }
+
+  private logIssue(issue: ExporterIssue, level: 'warn' | 'debug' = issue.code === 'MISSING_TEMPLATE' ? 'debug' : 'warn'): void {
+    const key = `${issue.exporter}|${issue.code}`;
+    const now = Date.now();
+    if ((this.issueLoggedAt.get(key) ?? 0) + ISSUE_LOG_INTERVAL_MS > now) return;
+    if (this.issueLoggedAt.size > 10_000) this.issueLoggedAt.clear();
+    this.issueLoggedAt.set(key, now);
+    this.settings.logger[level](
+      { exporter: issue.exporter, code: issue.code, offset: issue.offset, ...issue.context },
+      `flow decoding: ${issue.message} (further ones of this kind from this exporter are counted, logged again after ${ISSUE_LOG_INTERVAL_MS / 1000}s)`,
+    );
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    for (const s of this.sockets) s.close();
+    this.sockets = [];
+    for (const c of this.tcpConnections) c.destroy();
+    if (this.tcpServer) await closeServer(this.tcpServer);
+    this.tcpServer = undefined;
+    for (const s of this.slots) this.flush(s);
+    const deadline = Date.now() + SHUTDOWN_DRAIN_MS;
+    while (this.slots.some((s) => s.inFlight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const lost = this.slots.reduce((n, s) => n + s.inFlight, 0);
+    if (lost > 0) {
+      this.count('lost_at_shutdown', lost);
+      this.settings.logger.warn({ datagrams: lost }, 'flow receiver stopped before these datagrams were decoded');
+    }
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots = [];
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * A decoder session: one template state and the decoder for a scheme, as a function of
+ * (exporter, receive time, bytes). A worker owns one; `netspan decode` uses one per run.
+ */
+import { decodeNetflow } from './decode/decode.js';
+import { TemplateState } from './decode/templates.js';
+import { decodeSflow } from './sflow/decode.js';
+import type { DecodeOutput } from './decode/types.js';
+
+export type DecoderSession = (exporter: string, receivedAtMs: number, bytes: Uint8Array) => DecodeOutput;
+
+export function createDecoderSession(scheme: 'netflow' | 'sflow', keepAllFields: boolean): DecoderSession {
+  if (scheme === 'sflow')
+    return (exporter, receivedAtMs, bytes) =>
+      decodeSflow(bytes, { exporter, keepAllFields, receivedAtUnixNano: BigInt(Math.round(receivedAtMs)) * 1_000_000n });
+  const state = new TemplateState();
+  return (exporter, receivedAtMs, bytes) =>
+    decodeNetflow(bytes, { exporter, keepAllFields, receivedAtUnixNano: BigInt(Math.round(receivedAtMs)) * 1_000_000n }, state);
+}
