@@ -3,7 +3,6 @@ import type { Factory } from './core/component.js';
 import { otlpReceiverFactory } from './receivers/otlp/factory.js';
 import { netflowReceiverFactory } from './receivers/netflow/factory.js';
 import { groupByTraceFactory } from './processors/groupbytrace/factory.js';
-import { correlateFactory } from './processors/correlate/factory.js';
 import { debugExporterFactory } from './exporters/debug/factory.js';
 import { fileExporterFactory } from './exporters/file/factory.js';
 import { otlpGrpcExporterFactory } from './exporters/otlpgrpc/factory.js';
@@ -13,7 +12,6 @@ export const FACTORIES: readonly Factory[] = [
   otlpReceiverFactory,
   netflowReceiverFactory,
   groupByTraceFactory,
-  correlateFactory,
   debugExporterFactory,
   fileExporterFactory,
   otlpGrpcExporterFactory,
