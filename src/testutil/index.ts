@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import type { Consumer, CreateSettings, EvidenceSink } from '../core/component.js';
+import type { Consumer, CreateSettings, EvidenceSink, EvidenceStores } from '../core/component.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
 import { CapacityError } from '../core/errors.js';
 import { Writable } from 'node:stream';
@@ -22,8 +22,11 @@ export class RecordingEvidence implements EvidenceSink {
   }
 }
 
-export function testSettings(id: string, evidence: EvidenceSink = new RecordingEvidence()): CreateSettings {
-  return { id, logger: silentLogger(), metrics: new SelfMetrics(), evidence };
+/** Settings for a component under test; `stores` gives processors evidence to read (e.g. a MemoryFlowStore as `flows`). */
+export function testSettings(id: string, evidence: EvidenceSink = new RecordingEvidence(), stores?: EvidenceStores): CreateSettings {
+  const settings: CreateSettings = { id, logger: silentLogger(), metrics: new SelfMetrics(), evidence };
+  if (stores) settings.evidenceStores = stores;
+  return settings;
 }
 
 /** A structured log line as the logger wrote it. */
