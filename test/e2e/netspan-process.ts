@@ -39,12 +39,20 @@ export class NetspanProcess {
     this.exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
 
-  /** Starts `netspan run` with the YAML config; resolves once it logged "netspan started". */
-  static async start(configYaml: string, env: NodeJS.ProcessEnv = {}): Promise<NetspanProcess> {
+  /**
+   * Starts `netspan run` with the YAML config; resolves once it logged "netspan started".
+   * `commandPrefix` runs it through another command, e.g. `['ip', 'netns', 'exec', ns]`.
+   */
+  static async start(
+    configYaml: string,
+    env: NodeJS.ProcessEnv = {},
+    options: { commandPrefix?: readonly string[] } = {},
+  ): Promise<NetspanProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'netspan-e2e-'));
     const configPath = join(dir, 'config.yaml');
     writeFileSync(configPath, configYaml.replaceAll('$DIR', dir));
-    const child = spawn(process.execPath, [CLI, 'run', '--config', configPath], {
+    const [file, ...prefixArgs] = [...(options.commandPrefix ?? []), process.execPath];
+    const child = spawn(file!, [...prefixArgs, CLI, 'run', '--config', configPath], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
