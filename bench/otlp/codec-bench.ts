@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ExportTraceServiceRequestSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
-import { decodeJson, encodeJson } from '../../src/wire/otlp/codec.js';
+import { decodeJson, decodeProtobuf, encodeJson, encodeProtobuf } from '../../src/wire/otlp/codec.js';
 import { spanCount, type Traces } from '../../src/model/otlp.js';
 
 export interface CodecResult {
@@ -78,7 +78,23 @@ export async function codecBenchmarks(payload: Uint8Array, protoRoot: string, se
   if (spanCount(check) !== spans) throw new Error('OTLP/JSON round trip lost spans');
   const results = [
     measure(
-      'protobuf-es fromBinary (decode)',
+      'netspan codec decodeProtobuf (decode, used)',
+      payload.byteLength,
+      spans,
+      () => decodeProtobuf('traces', payload),
+      seconds,
+      warmupSeconds,
+    ),
+    measure(
+      'netspan codec encodeProtobuf (encode, used)',
+      payload.byteLength,
+      spans,
+      () => encodeProtobuf('traces', message),
+      seconds,
+      warmupSeconds,
+    ),
+    measure(
+      'protobuf-es fromBinary (decode, reference)',
       payload.byteLength,
       spans,
       () => fromBinary(ExportTraceServiceRequestSchema, payload),
@@ -86,7 +102,7 @@ export async function codecBenchmarks(payload: Uint8Array, protoRoot: string, se
       warmupSeconds,
     ),
     measure(
-      'protobuf-es toBinary (encode)',
+      'protobuf-es toBinary (encode, reference)',
       payload.byteLength,
       spans,
       () => toBinary(ExportTraceServiceRequestSchema, message),

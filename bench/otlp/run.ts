@@ -314,6 +314,9 @@ async function runScenario(
     const drainMs = performance.now() - drainStart;
     const netspanMetrics = await scrape(netspan.telemetry);
     const exitCode = await netspan.stop();
+    // Whatever netspan itself reported as a problem belongs next to the figures.
+    for (const line of netspan.logs.filter((l) => l.level === 'error' || l.level === 'fatal' || l.level === 'warn').slice(0, 10))
+      console.error(`  netspan ${line.level}: ${JSON.stringify(line)}`);
 
     const s = load.stats;
     const received = sink.stats.spans;
