@@ -3,7 +3,7 @@ import type { Factory } from './core/component.js';
 import { otlpReceiverFactory } from './receivers/otlp/factory.js';
 import { netflowReceiverFactory } from './receivers/netflow/factory.js';
 import { groupByTraceFactory } from './processors/groupbytrace/factory.js';
-import { correlateFactory } from './processors/correlate/factory.js';
+import { correlateFactory, ipfixLookupFactory } from './processors/correlate/factory.js';
 import { debugExporterFactory } from './exporters/debug/factory.js';
 import { fileExporterFactory } from './exporters/file/factory.js';
 import { otlpGrpcExporterFactory } from './exporters/otlpgrpc/factory.js';
@@ -14,6 +14,7 @@ export const FACTORIES: readonly Factory[] = [
   netflowReceiverFactory,
   groupByTraceFactory,
   correlateFactory,
+  ipfixLookupFactory,
   debugExporterFactory,
   fileExporterFactory,
   otlpGrpcExporterFactory,

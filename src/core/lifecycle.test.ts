@@ -20,6 +20,7 @@ const MINIMAL_CONFIG: Record<string, unknown> = {
   'receiver/netflow': { endpoints: ['127.0.0.1:0'], tcp_endpoint: '127.0.0.1:0', workers: 1 },
   'processor/groupbytrace': { wait_duration: '10ms' },
   'processor/correlate': {},
+  'processor/ipfix_lookup': {},
   'exporter/debug': { verbosity: 'basic' },
   'exporter/file': { path: join(dir, 'out.jsonl') },
   'exporter/otlp': { endpoint: '127.0.0.1:1', tls: { insecure: true } },

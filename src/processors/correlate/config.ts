@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { duration } from '../../core/config/types.js';
+import { elasticsearchSourceConfigSchema } from '../../evidence/elasticsearch/config.js';
 import { canonicalIp } from './address.js';
 
 /** Flows are looked up from span start − window to span end + window. */
@@ -144,6 +145,17 @@ export const correlateConfigSchema = z
     devices: z.record(ipKey, deviceSchema).default({}),
     /** Which span attributes hold the quartet. */
     attributes: attributeKeysSchema,
+    /**
+     * Read flows from an existing Elasticsearch / OpenSearch flow index (Elastic Agent's NetFlow
+     * integration) instead of the collector's evidence store.
+     */
+    elasticsearch: elasticsearchSourceConfigSchema.optional(),
+    /**
+     * Flow document fields copied onto the device spans, under their own names, from the first
+     * flow of the span that has them. Only a source that keeps document fields fills them
+     * (Elasticsearch); the collector's in-memory store keeps none.
+     */
+    span_attribute_fields: z.array(z.string().min(1)).default([]),
   })
   .strict();
 

@@ -69,9 +69,12 @@ function firstStart(g: FlowGroup): bigint {
  * The groups of one direction in path order: a device whose flows name another device's
  * address as next hop comes before it (next-hop chaining, which needs `addresses` in the
  * inventory unless next hops are the exporter addresses themselves); devices the chain does
- * not order go by their first flow's start, then address.
+ * not order go by `preferred` (exporter addresses in the order expected), then by their first
+ * flow's start, then address. The response path passes the request path reversed as
+ * `preferred`: exporters such as softflowd give a connection's two directions the same times,
+ * so time cannot order the response, and routing is symmetric far more often than not.
  */
-export function pathOrder(groups: readonly FlowGroup[], inventory: Inventory): FlowGroup[] {
+export function pathOrder(groups: readonly FlowGroup[], inventory: Inventory, preferred: readonly string[] = []): FlowGroup[] {
   if (groups.length < 2) return [...groups];
   const index = new Map<string, number>();
   groups.forEach((g, i) => index.set(g.exporter, i));
@@ -86,9 +89,13 @@ export function pathOrder(groups: readonly FlowGroup[], inventory: Inventory): F
       indegree[j]!++;
     }
   });
+  const rank = new Map(preferred.map((exporter, i) => [exporter, i]));
   const before = (a: number, b: number) => {
     const ga = groups[a]!;
     const gb = groups[b]!;
+    const ra = rank.get(ga.exporter);
+    const rb = rank.get(gb.exporter);
+    if (ra !== undefined && rb !== undefined && ra !== rb) return ra - rb;
     const sa = firstStart(ga);
     const sb = firstStart(gb);
     return sa < sb ? -1 : sa > sb ? 1 : ga.exporter < gb.exporter ? -1 : ga.exporter > gb.exporter ? 1 : 0;

@@ -60,8 +60,14 @@ export interface CorrelateReport {
   connections: Partial<Record<ConnectionOutcome, number>>;
   spansSynthesized: number;
   candidatesRejected: number;
+  /** Of the rejected: flows of sessions that fitted but could not be told apart from another one. */
+  candidatesAmbiguous: number;
+  /** Device/direction streams left without a span because more than one session fitted. */
+  ambiguousStreams: number;
   unresolvedHosts: number;
   queries: number;
+  /** Queries the source failed to answer alone (the rest of the batch was answered). */
+  queriesFailed: number;
 }
 
 export class Correlator {
@@ -89,7 +95,16 @@ export class Correlator {
    * evidence source fails (then the connections get `evidence_error`, reported in `lookupError`).
    */
   async enrich(traces: Traces): Promise<CorrelateReport & { lookupError?: unknown }> {
-    const report: CorrelateReport = { connections: {}, spansSynthesized: 0, candidatesRejected: 0, unresolvedHosts: 0, queries: 0 };
+    const report: CorrelateReport = {
+      connections: {},
+      spansSynthesized: 0,
+      candidatesRejected: 0,
+      candidatesAmbiguous: 0,
+      ambiguousStreams: 0,
+      unresolvedHosts: 0,
+      queries: 0,
+      queriesFailed: 0,
+    };
     const count = (outcome: ConnectionOutcome) => (report.connections[outcome] = (report.connections[outcome] ?? 0) + 1);
 
     // 1. Endpoints by trace; ids of spans already synthesised.
@@ -187,13 +202,14 @@ export class Correlator {
       }
 
     // 3. One lookup for the batch.
-    let answers: FlowMatch[][] = [];
+    let answers: (FlowMatch[] | undefined)[] = [];
     let lookupError: unknown;
     if (queries.length > 0 && this.source) {
       report.queries = queries.length;
       try {
         answers = await this.source.lookup(queries);
         if (answers.length !== queries.length) throw new Error(`${answers.length} answers to ${queries.length} queries`);
+        for (let i = 0; i < answers.length; i++) if (answers[i] === undefined) report.queriesFailed++;
       } catch (err) {
         lookupError = err;
         answers = [];
@@ -206,6 +222,7 @@ export class Correlator {
       let request: FlowGroup[] = [];
       let response: FlowGroup[] = [];
       let rejected = 0;
+      let ambiguous = 0;
       let reason = p.reason;
       if (p.query >= 0) {
         const matches = answers[p.query];
@@ -219,6 +236,8 @@ export class Correlator {
             this.inventory.exporterOf,
           );
           rejected = sel.rejected;
+          ambiguous = sel.ambiguous;
+          report.ambiguousStreams += sel.ambiguousStreams;
           request = pathOrder(
             sel.groups.filter((g) => g.direction === 'request'),
             this.inventory,
@@ -226,12 +245,21 @@ export class Correlator {
           response = pathOrder(
             sel.groups.filter((g) => g.direction === 'response'),
             this.inventory,
+            request.map((g) => g.exporter).reverse(),
           );
           if (sel.groups.length === 0)
-            reason = matches.length > 0 ? 'candidates_rejected' : this.inventory.allSampled ? 'sampled_exporter' : 'no_flows_in_window';
+            reason =
+              sel.ambiguousStreams > 0
+                ? 'ambiguous_sessions'
+                : matches.length > 0
+                  ? 'candidates_rejected'
+                  : this.inventory.allSampled
+                    ? 'sampled_exporter'
+                    : 'no_flows_in_window';
         }
       }
       report.candidatesRejected += rejected;
+      report.candidatesAmbiguous += ambiguous;
       const hasFlows = request.length + response.length > 0;
       count(hasFlows ? 'flows' : 'no_flows');
       const paired = p.conn.client !== undefined && p.conn.server !== undefined;
@@ -264,8 +292,10 @@ export class Correlator {
           request,
           response,
           rejected,
+          ambiguous,
           reason,
           thesisShape: this.config.thesis_span_shape,
+          attributeFields: this.config.span_attribute_fields,
         },
         (exporter) => this.inventory.device(exporter),
       );
@@ -325,7 +355,8 @@ export class CorrelateProcessor implements Component, Consumer<'traces'> {
   }
 
   async shutdown(): Promise<void> {
-    // Stateless between batches: nothing to flush.
+    // Stateless between batches: nothing to flush; a source made for this processor is closed.
+    await this.source?.close?.();
   }
 
   canAccept(): boolean {
@@ -339,12 +370,19 @@ export class CorrelateProcessor implements Component, Consumer<'traces'> {
     for (const [outcome, n] of Object.entries(report.connections)) this.metrics.connection(outcome as ConnectionOutcome, n);
     this.metrics.spans(report.spansSynthesized);
     this.metrics.candidatesRejected(report.candidatesRejected);
+    this.metrics.candidatesAmbiguous(report.candidatesAmbiguous, report.ambiguousStreams);
     this.metrics.unresolvedHosts(report.unresolvedHosts);
     if (report.lookupError !== undefined) {
       this.metrics.lookupFailed();
       this.lookupLog.warn(
         { err: errorMessage(report.lookupError), queries: report.queries, source: this.source?.kind },
         'flow evidence lookup failed; traces pass on without flow evidence',
+      );
+    } else if (report.queriesFailed > 0) {
+      this.metrics.lookupFailed();
+      this.lookupLog.warn(
+        { failed: report.queriesFailed, queries: report.queries, source: this.source?.kind },
+        'some flow evidence queries failed; their connections pass on without flow evidence',
       );
     }
     await this.next.consume(traces);

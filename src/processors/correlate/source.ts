@@ -3,9 +3,9 @@
  * for all connections of a batch at once (one `lookup` per batch, never one per span).
  *
  * StoreFlowEvidenceSource adapts any FlowStore (the collector's in-memory store, a ClickHouse
- * store). Another backend — an existing Elasticsearch/OpenSearch flow index, as the thesis
- * used — plugs in by implementing this interface (or FlowStore) and being chosen in
- * flowEvidenceSource() of factory.ts.
+ * store). ElasticsearchFlowSource (src/evidence/elasticsearch) reads an existing Elasticsearch /
+ * OpenSearch flow index, as the thesis did; flowEvidenceSource() of factory.ts picks it when the
+ * config has an `elasticsearch` block.
  */
 import type { EvidenceStores } from '../../core/component.js';
 import type { FlowMatch, FlowQuery, FlowStore } from '../../evidence/store.js';
@@ -21,9 +21,13 @@ export interface FlowEvidenceSource {
   /**
    * The matches of each query, in query order, with FlowStore.query semantics (store.ts). Every
    * query handed in is well formed (validateFlowQuery). Rejects when the backend fails; the
-   * processor then passes the batch on without flow evidence.
+   * processor then passes the batch on without flow evidence. An entry may be undefined when
+   * the backend failed that query alone (one search of an Elasticsearch _msearch): only that
+   * connection goes without evidence.
    */
-  lookup(queries: readonly FlowQuery[]): Promise<FlowMatch[][]>;
+  lookup(queries: readonly FlowQuery[]): Promise<(FlowMatch[] | undefined)[]>;
+  /** Releases connections of a source the processor made (called at shutdown, maybe twice). */
+  close?(): Promise<void>;
 }
 
 /** A FlowStore as evidence source: one queryMany per batch. */

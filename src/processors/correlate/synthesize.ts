@@ -32,6 +32,7 @@ export const ATTR = {
   devices: 'netspan.devices',
   flowCount: 'netspan.flow.count',
   rejected: 'netspan.candidates.rejected',
+  ambiguous: 'netspan.candidates.ambiguous',
   noEvidenceReason: 'netspan.no_evidence.reason',
   deviceAddress: 'netspan.device.address',
   deviceName: 'netspan.device.name',
@@ -52,7 +53,13 @@ export const ATTR = {
 
 /** Why a summary has no device data (`netspan.no_evidence.reason`). */
 export type NoEvidenceReason =
-  'no_evidence_store' | 'outside_retention' | 'no_flows_in_window' | 'candidates_rejected' | 'sampled_exporter' | 'evidence_error';
+  | 'no_evidence_store'
+  | 'outside_retention'
+  | 'no_flows_in_window'
+  | 'candidates_rejected'
+  | 'ambiguous_sessions'
+  | 'sampled_exporter'
+  | 'evidence_error';
 
 /** `netspan.timing.accuracy` of a summary: what its network timing rests on. */
 export type TimingAccuracy = 'exact' | 'coarse' | 'none';
@@ -104,8 +111,12 @@ export interface SummaryInput {
   request: readonly FlowGroup[];
   response: readonly FlowGroup[];
   rejected: number;
+  /** Of the rejected: flows of sessions that fitted but could not be told apart (match.ts). */
+  ambiguous: number;
   reason: NoEvidenceReason | undefined;
   thesisShape: boolean;
+  /** Flow document fields copied onto device spans (span_attribute_fields). */
+  attributeFields?: readonly string[];
 }
 
 export function summarySpanId(traceId: Uint8Array, anchor: Span, quartet: Quartet): Uint8Array {
@@ -156,6 +167,7 @@ export function synthesize(input: SummaryInput, lookupDevice: (exporter: string)
   attributes.push(int(ATTR.devices, new Set(groups.map((g) => g.exporter)).size));
   attributes.push(int(ATTR.flowCount, flowCount));
   attributes.push(int(ATTR.rejected, input.rejected));
+  attributes.push(int(ATTR.ambiguous, input.ambiguous));
   if (flowCount === 0 && input.reason !== undefined) attributes.push(str(ATTR.noEvidenceReason, input.reason));
 
   const spans: Span[] = [
@@ -182,6 +194,20 @@ export function synthesize(input: SummaryInput, lookupDevice: (exporter: string)
 function deviceSpanName(g: FlowGroup, device: Device | undefined, thesis: boolean): string {
   if (thesis) return `${g.direction === 'request' ? 'Request' : 'Response'} - ${g.exporter}`;
   return `${device?.name ?? g.exporter} ${g.direction}`;
+}
+
+/** A flow document field onto a span, from the first flow (in start order) that has it. */
+function copyField(attributes: KeyValue[], field: string, flows: readonly FlowRecord[]): void {
+  for (const f of flows) {
+    const v = f.fields?.[field];
+    if (v === undefined) continue;
+    if (typeof v === 'string') attributes.push(str(field, v));
+    else if (typeof v === 'boolean') attributes.push(kv(field, { case: 'boolValue', value: v }));
+    else if (typeof v === 'bigint') attributes.push(kv(field, { case: 'intValue', value: v }));
+    else if (typeof v === 'number') attributes.push(Number.isInteger(v) ? int(field, v) : dbl(field, v));
+    else attributes.push(str(field, Buffer.from(v).toString('hex')));
+    return;
+  }
 }
 
 /** The first non-zero / non-empty value among the flows, in start order. */
@@ -241,6 +267,7 @@ function deviceSpan(
   attributes.push(str(ATTR.flowType, g.flows[0]!.type));
   if (samplingRate > 0) attributes.push(int(ATTR.samplingRate, samplingRate));
   attributes.push(int(ATTR.timeResolutionNs, resolution), int(ATTR.flowCount, g.flows.length));
+  if (input.attributeFields) for (const field of input.attributeFields) copyField(attributes, field, g.flows);
   return create(SpanSchema, {
     traceId: input.traceId,
     spanId: spanIdOf(input.traceId, input.anchor.spanId, key, 'device', g.exporter, g.direction),

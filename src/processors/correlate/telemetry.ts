@@ -20,6 +20,8 @@ export class CorrelateMetrics {
   private readonly connections: Counter<'processor' | 'outcome'>;
   private readonly synthesized: Counter<'processor'>;
   private readonly rejected: Counter<'processor'>;
+  private readonly ambiguous: Counter<'processor'>;
+  private readonly ambiguousStreams: Counter<'processor'>;
   private readonly unresolved: Counter<'processor'>;
   private readonly lookupFailures: Counter<'processor'>;
   private readonly labels: { processor: string };
@@ -35,6 +37,16 @@ export class CorrelateMetrics {
     this.rejected = metrics.counter(
       'netspan_correlate_candidates_rejected_total',
       'Flows found in a connection window but not attached: another session of the same quartet (port reuse).',
+      ['processor'],
+    );
+    this.ambiguous = metrics.counter(
+      'netspan_correlate_candidates_ambiguous_total',
+      'Flows of sessions that fitted a span but were not attached because another session of the same quartet fitted too (cannot be told apart); included in candidates_rejected.',
+      ['processor'],
+    );
+    this.ambiguousStreams = metrics.counter(
+      'netspan_correlate_ambiguous_streams_total',
+      'Device/direction streams left without a span because more than one session of the quartet fitted the span.',
       ['processor'],
     );
     this.unresolved = metrics.counter(
@@ -57,6 +69,10 @@ export class CorrelateMetrics {
   }
   candidatesRejected(n: number): void {
     if (n > 0) this.rejected.inc(this.labels, n);
+  }
+  candidatesAmbiguous(flows: number, streams: number): void {
+    if (flows > 0) this.ambiguous.inc(this.labels, flows);
+    if (streams > 0) this.ambiguousStreams.inc(this.labels, streams);
   }
   unresolvedHosts(n: number): void {
     if (n > 0) this.unresolved.inc(this.labels, n);
