@@ -1,7 +1,7 @@
 /**
  * Config of the correlate processor: which span attributes give a connection's quartet, how
  * flows are matched to it, the device inventory, and the shape of the synthesised spans.
- * SCHEMA.md documents the spans and attributes it adds.
+ * README.md ("What netspan adds to a trace") documents the spans and attributes it adds.
  */
 import { z } from 'zod';
 import { duration } from '../../core/config/types.js';

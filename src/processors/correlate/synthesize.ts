@@ -1,6 +1,6 @@
 /**
  * Span synthesis: the network summary span of a connection and one span per device and
- * direction under it. SCHEMA.md documents every name and attribute written here.
+ * direction under it. README.md ("What netspan adds to a trace") documents every name and attribute written here.
  */
 import { create } from '@bufbuild/protobuf';
 import type { FlowRecord } from '../../model/flow.js';

@@ -1,6 +1,6 @@
 /**
  * The thesis's processor config, accepted as it was written: `ipfix_lookup` ("Network insights
- * in OpenTelemetry", OST 2024), mapped onto the correlate processor's options. SCHEMA.md has
+ * in OpenTelemetry", OST 2024), mapped onto the correlate processor's options. README.md ("What netspan adds to a trace") has
  * the mapping table.
  *
  *   processors:
