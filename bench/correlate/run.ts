@@ -22,10 +22,7 @@
  *
  * Prints a markdown table and writes bench/correlate/results/latest.json.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { relative } from 'node:path';
 import { clone } from '@bufbuild/protobuf';
 import { MemoryFlowStore } from '../../src/evidence/memory/store.js';
 import type { FlowMatch, FlowQuery } from '../../src/evidence/store.js';
@@ -37,8 +34,13 @@ import { correlateConfigSchema } from '../../src/processors/correlate/config.js'
 import { Correlator } from '../../src/processors/correlate/processor.js';
 import type { FlowEvidenceSource } from '../../src/processors/correlate/source.js';
 import { ExportTraceServiceRequestSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
-import { clockTicks, machineInfo, systemTicks } from '../otlp/procstat.js';
-import { connectionFlows, DARTAGNAN, makeConnections, makeTraces, PORTHOS, prng, SPREAD_MS, type Connection } from './workload.js';
+import { busyPercentOver, clockTicks, systemTicks, warnIfBusy } from '../common/procstat.js';
+import { machineBanner, machineInfo } from '../common/machine.js';
+import { defaultResultsFile, num, parseOptions, repoRoot, runMain } from '../common/cli.js';
+import { markdownTable, writeResults } from '../common/results.js';
+import { round } from '../common/util.js';
+import { prng } from '../common/prng.js';
+import { connectionFlows, DARTAGNAN, makeConnections, makeTraces, PORTHOS, SPREAD_MS, type Connection } from './workload.js';
 
 const USAGE = `usage: node dist/bench/correlate/run.js [options]
   --flows N            flows in the store (default 1000000; 4 per connection)
@@ -51,17 +53,6 @@ const USAGE = `usage: node dist/bench/correlate/run.js [options]
   --quiet-wait N       wait up to N s for the machine to be quiet (other processes < 25 % of a core for 3 s) before measuring (default 0)
   --out FILE           results JSON (default bench/correlate/results/latest.json)`;
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the bench');
-    dir = up;
-  }
-  return dir;
-}
-
-const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 
 interface Options {
@@ -77,29 +68,17 @@ interface Options {
 }
 
 function options(): Options {
-  const { values } = parseArgs({
-    options: {
-      flows: { type: 'string', default: '1000000' },
-      seconds: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '2' },
-      'batch-spans': { type: 'string', default: '2048' },
-      traces: { type: 'string', default: '20000' },
-      single: { type: 'string', default: '20000' },
-      'assumed-es-ms': { type: 'string', default: '3' },
-      'quiet-wait': { type: 'string', default: '0' },
-      out: { type: 'string', default: join(repoRoot(), 'bench', 'correlate', 'results', 'latest.json') },
-      help: { type: 'boolean', default: false },
-    },
+  const { values } = parseOptions(USAGE, {
+    flows: { type: 'string', default: '1000000' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    'batch-spans': { type: 'string', default: '2048' },
+    traces: { type: 'string', default: '20000' },
+    single: { type: 'string', default: '20000' },
+    'assumed-es-ms': { type: 'string', default: '3' },
+    'quiet-wait': { type: 'string', default: '0' },
+    out: { type: 'string', default: defaultResultsFile('correlate') },
   });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const num = (name: string, v: string, min: number, max: number): number => {
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < min || x > max) throw new Error(`--${name} must be a number in [${min}, ${max}]`);
-    return x;
-  };
   return {
     flows: num('flows', values.flows, 1000, 50_000_000),
     seconds: num('seconds', values.seconds, 0.5, 600),
@@ -177,6 +156,21 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** The lookup of one connection's flows (both directions), `windowNs` either side of it. */
+function connectionQuery(c: Connection, windowNs: bigint, sourceAddress = c.client): FlowQuery {
+  return {
+    sourceAddress,
+    sourcePort: c.clientPort,
+    destinationAddress: c.server,
+    destinationPort: c.serverPort,
+    protocol: 6,
+    fromUnixNano: BigInt(c.startMs) * 1_000_000n - windowNs,
+    toUnixNano: BigInt(c.endMs) * 1_000_000n + windowNs,
+    bothDirections: true,
+    limit: 1000,
+  };
+}
+
 /** A flow as Elastic Agent's NetFlow integration indexes it (the fields netspan reads). */
 function ecsDocument(f: FlowRecord): unknown {
   const iso = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
@@ -214,20 +208,14 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   const ticksPerSecond = clockTicks();
   // How busy the machine is before we start (other processes): the figures are only as quiet as it.
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const busyOver = async (ms: number) => {
-    const t0 = systemTicks();
-    await sleep(ms);
-    return round(((systemTicks().busy - t0.busy) / ticksPerSecond / (ms / 1000)) * 100, 1);
-  };
+  const busyOver = (ms: number) => busyPercentOver(ms, ticksPerSecond);
   let busyBeforeRunPercent = await busyOver(1000);
   const waitUntil = Date.now() + opts.quietWait * 1000;
   while (busyBeforeRunPercent > 25 && Date.now() < waitUntil) busyBeforeRunPercent = await busyOver(3000);
-  if (busyBeforeRunPercent > 20)
-    console.error(`⚠ the machine is busy before the run (${busyBeforeRunPercent} % of one core in use): expect noisy figures`);
+  warnIfBusy(busyBeforeRunPercent);
   const baseMs = Date.UTC(2024, 4, 14, 9, 0, 0);
   const nowMs = baseMs + SPREAD_MS + 10_000;
-  console.error(`netspan bench/correlate on ${machine.cpuModel} (${machine.cores} cores), node ${machine.node}`);
+  console.error(machineBanner('bench/correlate', machine));
 
   // 1. Flows into the store.
   const connections = makeConnections(opts.flows, baseMs);
@@ -355,17 +343,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < opts.single; i++) {
     const c: Connection = connections[Math.floor(rnd() * connections.length)]!;
     const miss = rnd() < 0.1;
-    const q: FlowQuery = {
-      sourceAddress: miss ? '10.9.0.1' : c.client,
-      sourcePort: c.clientPort,
-      destinationAddress: c.server,
-      destinationPort: c.serverPort,
-      protocol: 6,
-      fromUnixNano: BigInt(c.startMs) * 1_000_000n - windowNs,
-      toUnixNano: BigInt(c.endMs) * 1_000_000n + windowNs,
-      bothDirections: true,
-      limit: 1000,
-    };
+    const q = connectionQuery(c, windowNs, miss ? '10.9.0.1' : c.client);
     const t0 = performance.now();
     const r = store.queryManySync([q]);
     singles.push((performance.now() - t0) * 1000);
@@ -396,17 +374,7 @@ async function main(): Promise<void> {
   const esResponses: unknown[] = [];
   for (let i = 0; i < 400; i++) {
     const c = connections[Math.floor(rnd() * connections.length)]!;
-    esQueries.push({
-      sourceAddress: c.client,
-      sourcePort: c.clientPort,
-      destinationAddress: c.server,
-      destinationPort: c.serverPort,
-      protocol: 6,
-      fromUnixNano: BigInt(c.startMs) * 1_000_000n - windowNs,
-      toUnixNano: BigInt(c.endMs) * 1_000_000n + windowNs,
-      bothDirections: true,
-      limit: 1000,
-    });
+    esQueries.push(connectionQuery(c, windowNs));
     esResponses.push({ status: 200, hits: { hits: connectionFlows(c).map(ecsDocument) } });
   }
   const responseText = JSON.stringify({ took: 3, responses: esResponses });
@@ -474,7 +442,7 @@ async function main(): Promise<void> {
       `${thesis.msPerConnection} ms per connection; ${thesis.msPerTrace} ms per trace; ${fmt(thesis.spansPerSecondPerSequentialWorker)} spans/s per sequential worker`,
     ],
   ];
-  const table = ['| measure | value |', '| --- | --- |', ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join('\n');
+  const table = markdownTable(['measure', 'value'], rows);
   console.log(`\n${table}\n`);
   const results = {
     benchmark: 'bench/correlate',
@@ -506,16 +474,11 @@ async function main(): Promise<void> {
     elasticsearchClientSide: es,
     thesisDesign: thesis,
   };
-  mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, `${JSON.stringify(results, null, 2)}\n`);
-  console.error(`results written to ${relative(process.cwd(), opts.out) || opts.out}`);
+  writeResults(opts.out, results);
   if (verdict.wrong > 0 || verdict.unstoredWithFlows > 0) {
     console.error(`✗ ${verdict.wrong} wrong attachments, ${verdict.unstoredWithFlows} device spans for connections without stored flows`);
     process.exitCode = 1;
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exit(1);
-});
+runMain(main);

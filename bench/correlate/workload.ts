@@ -25,6 +25,7 @@ import type { Traces } from '../../src/model/otlp.js';
 import { ExportTraceServiceRequestSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
 import type { KeyValueSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { Span_SpanKind, type SpanSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
+import { prng } from '../common/prng.js';
 
 export const PORTHOS = '192.0.2.1';
 export const DARTAGNAN = '192.0.2.2';
@@ -37,18 +38,6 @@ export const UNSTORED_SHARE = 0.1;
 
 type KeyValueInit = MessageInitShape<typeof KeyValueSchema>;
 type SpanInit = MessageInitShape<typeof SpanSchema>;
-
-/** mulberry32: a small seeded PRNG, so every run builds the same world. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Connection {
   client: string;

@@ -14,12 +14,11 @@ import { createSocket } from 'node:dgram';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetspanRun } from './netspan-launch.js';
-import { cpuTicks, memoryStatus, systemTicks } from '../otlp/procstat.js';
+import { cpuTicks, memoryStatus, systemTicks } from '../common/procstat.js';
 import type { FlowCapture } from './captures.js';
 import { passesFor, replay, type ReplayResult } from './replay.js';
 import { udpReceiveBuffer, udpSocketStat } from './udpstat.js';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { sleep } from '../common/util.js';
 
 export type CollectorName = 'netspan' | 'nfcapd';
 

@@ -6,7 +6,7 @@
  * started would; every pass must give the capture's full record count and no issue.
  */
 import { createDecoderSession } from '../../src/receivers/netflow/session.js';
-import { clockTicks, systemTicks } from '../otlp/procstat.js';
+import { clockTicks, systemTicks } from '../common/procstat.js';
 import type { FlowCapture } from './captures.js';
 
 export interface DecodeResult {

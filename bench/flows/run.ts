@@ -15,12 +15,14 @@
  * is bounded in time. As root it raises net.core.rmem_max to the socket buffer for the run and
  * restores it afterwards (--no-raise-rmem to leave it).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { clockTicks, machineInfo, systemTicks } from '../otlp/procstat.js';
+import { join, relative } from 'node:path';
+import { busyPercentOver, clockTicks, warnIfBusy } from '../common/procstat.js';
+import { machineBanner, machineInfo } from '../common/machine.js';
+import { defaultResultsFile, num, parseOptions, repoRoot, requireBuild, runMain } from '../common/cli.js';
+import { markdownTable, writeResultsText } from '../common/results.js';
+import { round } from '../common/util.js';
 import { CAPTURE_FILES, loadCapture, type FlowCapture, type FlowFormat } from './captures.js';
 import {
   NetspanCollector,
@@ -72,18 +74,6 @@ const USAGE = `usage: node dist/bench/flows/run.js [options]
   --captures DIR        where the pcaps are (default bench/flows/captures)
   --out FILE            results JSON (default bench/flows/results/latest.json)`;
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the bench');
-    dir = up;
-  }
-  return dir;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 const log = (line: string) => console.error(line);
 /** 1234567 → "1.23 M", 45600 → "45.6 k". */
 function si(n: number): string {
@@ -115,39 +105,27 @@ interface Options {
 }
 
 function options(root: string): Options {
-  const { values } = parseArgs({
-    options: {
-      formats: { type: 'string', default: FORMATS.join(',') },
-      'decode-seconds': { type: 'string', default: '3' },
-      'decode-warmup': { type: 'string', default: '1' },
-      'stage-seconds': { type: 'string', default: '1' },
-      quiet: { type: 'string', default: '30' },
-      'quiet-wait': { type: 'string', default: '20' },
-      collectors: { type: 'string', default: 'netspan,nfcapd' },
-      ladder: { type: 'string', default: '50000,100000,200000,400000,800000,1600000,3200000,6400000' },
-      'step-seconds': { type: 'string', default: '4' },
-      refine: { type: 'string', default: '2' },
-      retries: { type: 'string', default: '1' },
-      'warmup-seconds': { type: 'string', default: '2' },
-      'socket-buffer': { type: 'string', default: String(16 * 1024 * 1024) },
-      workers: { type: 'string' },
-      'no-raise-rmem': { type: 'boolean', default: false },
-      profile: { type: 'string' },
-      'profile-rate': { type: 'string' },
-      captures: { type: 'string', default: join(root, 'bench', 'flows', 'captures') },
-      out: { type: 'string', default: join(root, 'bench', 'flows', 'results', 'latest.json') },
-      help: { type: 'boolean', default: false },
-    },
+  const { values } = parseOptions(USAGE, {
+    formats: { type: 'string', default: FORMATS.join(',') },
+    'decode-seconds': { type: 'string', default: '3' },
+    'decode-warmup': { type: 'string', default: '1' },
+    'stage-seconds': { type: 'string', default: '1' },
+    quiet: { type: 'string', default: '30' },
+    'quiet-wait': { type: 'string', default: '20' },
+    collectors: { type: 'string', default: 'netspan,nfcapd' },
+    ladder: { type: 'string', default: '50000,100000,200000,400000,800000,1600000,3200000,6400000' },
+    'step-seconds': { type: 'string', default: '4' },
+    refine: { type: 'string', default: '2' },
+    retries: { type: 'string', default: '1' },
+    'warmup-seconds': { type: 'string', default: '2' },
+    'socket-buffer': { type: 'string', default: String(16 * 1024 * 1024) },
+    workers: { type: 'string' },
+    'no-raise-rmem': { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    'profile-rate': { type: 'string' },
+    captures: { type: 'string', default: join(root, 'bench', 'flows', 'captures') },
+    out: { type: 'string', default: defaultResultsFile('flows') },
   });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const num = (name: string, v: string, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in [${min}, ${max}]`);
-    return n;
-  };
   const list = <T extends string>(name: string, v: string, allowed: readonly T[]): T[] => {
     const items = v === 'none' ? [] : v.split(',').map((s) => s.trim());
     for (const i of items) if (!allowed.includes(i as T)) throw new Error(`--${name}: unknown "${i}" (${allowed.join(', ')})`);
@@ -187,9 +165,7 @@ let TICKS = 100;
 async function waitForQuiet(opts: Options): Promise<{ busyPercent: number; waitedSeconds: number }> {
   const start = performance.now();
   for (;;) {
-    const a = systemTicks().busy;
-    await sleep(1000);
-    const busyPercent = round(((systemTicks().busy - a) / TICKS) * 100, 1);
+    const busyPercent = await busyPercentOver(1000, TICKS);
     const waitedSeconds = round((performance.now() - start) / 1000 - 1, 1);
     if (busyPercent <= opts.quiet || waitedSeconds >= opts.quietWait) {
       if (busyPercent > opts.quiet)
@@ -308,38 +284,64 @@ async function runLadder(c: Collector, format: FlowFormat, opts: Options): Promi
 }
 
 function decodeTable(captures: FlowCapture[], decode: DecodeResult[]): string {
-  const lines = [
-    '| format | capture: datagrams, records (IPv4 / IPv6), records per datagram | all fields kept | records/s (one core) | µs per record | MB/s | vs goflow2 0.5 M/s | vs goal 1 M/s |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  const header = [
+    'format',
+    'capture: datagrams, records (IPv4 / IPv6), records per datagram',
+    'all fields kept',
+    'records/s (one core)',
+    'µs per record',
+    'MB/s',
+    'vs goflow2 0.5 M/s',
+    'vs goal 1 M/s',
   ];
-  for (const d of decode) {
+  const rows = decode.map((d) => {
     const c = captures.find((x) => x.format === d.format)!;
-    lines.push(
-      `| ${FORMAT_LABEL[c.format]} | ${c.payloads.length}, ${c.records} (${c.ipv4Records} / ${c.ipv6Records}), ${round(c.records / c.payloads.length, 1)} ` +
-        `| ${d.keepAllFields ? 'on' : 'off (evidence path)'} | **${si(d.recordsPerSecond)}** | ${round(d.microsPerRecord, 3)} | ${round(d.mbPerSecond)} ` +
-        `| ${round(d.recordsPerSecond / ANCHORS.goflow2.recordsPerSecondPerCore, 2)}× | ${round(d.recordsPerSecond / ANCHORS.goals.decodeRecordsPerSecondPerCore, 2)}× |`,
-    );
-  }
-  return lines.join('\n');
+    return [
+      FORMAT_LABEL[c.format],
+      `${c.payloads.length}, ${c.records} (${c.ipv4Records} / ${c.ipv6Records}), ${round(c.records / c.payloads.length, 1)}`,
+      d.keepAllFields ? 'on' : 'off (evidence path)',
+      `**${si(d.recordsPerSecond)}**`,
+      String(round(d.microsPerRecord, 3)),
+      String(round(d.mbPerSecond)),
+      `${round(d.recordsPerSecond / ANCHORS.goflow2.recordsPerSecondPerCore, 2)}×`,
+      `${round(d.recordsPerSecond / ANCHORS.goals.decodeRecordsPerSecondPerCore, 2)}×`,
+    ];
+  });
+  return markdownTable(header, rows);
 }
 
 function stageTable(stages: StageResult[]): string {
-  const lines = [
-    '| format | worker: decodeBatch µs/record | worker: serialize for postMessage | main: deserialize | main: evidence store insert | worker total (→ records/s) | main thread total (→ records/s), without the UDP receive loop |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+  const header = [
+    'format',
+    'worker: decodeBatch µs/record',
+    'worker: serialize for postMessage',
+    'main: deserialize',
+    'main: evidence store insert',
+    'worker total (→ records/s)',
+    'main thread total (→ records/s), without the UDP receive loop',
   ];
-  for (const s of stages)
-    lines.push(
-      `| ${FORMAT_LABEL[s.format as FlowFormat]} | ${round(s.decodeBatchMicros, 3)} | ${round(s.serializeMicros, 3)} | ${round(s.deserializeMicros, 3)} ` +
-        `| ${round(s.storeInsertMicros, 3)} | ${round(s.workerMicros, 3)} (${si(1e6 / s.workerMicros)}) | ${round(s.mainMicros, 3)} (${si(1e6 / s.mainMicros)}) |`,
-    );
-  return lines.join('\n');
+  const rows = stages.map((s) => [
+    FORMAT_LABEL[s.format as FlowFormat],
+    String(round(s.decodeBatchMicros, 3)),
+    String(round(s.serializeMicros, 3)),
+    String(round(s.deserializeMicros, 3)),
+    String(round(s.storeInsertMicros, 3)),
+    `${round(s.workerMicros, 3)} (${si(1e6 / s.workerMicros)})`,
+    `${round(s.mainMicros, 3)} (${si(1e6 / s.mainMicros)})`,
+  ]);
+  return markdownTable(header, rows);
 }
 
 function e2eTable(ladders: LadderResult[], formats: FlowFormat[]): string {
-  const lines = [
-    '| format | netspan loss-free records/s | nfcapd loss-free records/s | netspan / nfcapd | CPU at that rate, % of a core: netspan / nfcapd | CPU µs per record: netspan / nfcapd | first lossy rate: netspan / nfcapd | generator CPU (max over steps) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  const header = [
+    'format',
+    'netspan loss-free records/s',
+    'nfcapd loss-free records/s',
+    'netspan / nfcapd',
+    'CPU at that rate, % of a core: netspan / nfcapd',
+    'CPU µs per record: netspan / nfcapd',
+    'first lossy rate: netspan / nfcapd',
+    'generator CPU (max over steps)',
   ];
   const fmt = (l: LadderResult | undefined) =>
     !l
@@ -349,7 +351,7 @@ function e2eTable(ladders: LadderResult[], formats: FlowFormat[]): string {
         : l.lossFreeRecordsPerSecond === 0
           ? `< ${si(l.firstLossyRecordsPerSecond!)}`
           : si(l.lossFreeRecordsPerSecond);
-  for (const f of formats) {
+  const rows = formats.map((f) => {
     const n = ladders.find((l) => l.format === f && l.collector === 'netspan');
     const k = ladders.find((l) => l.format === f && l.collector === 'nfcapd');
     const ratio =
@@ -359,12 +361,18 @@ function e2eTable(ladders: LadderResult[], formats: FlowFormat[]): string {
     const cpu = (l: LadderResult | undefined) => (l?.atLossFree ? `${round(l.atLossFree.cpuPercent)} %` : '–');
     const perRecord = (l: LadderResult | undefined) => (l?.atLossFree ? String(round(1e6 / l.atLossFree.recordsPerCpuSecond, 2)) : '–');
     const gen = Math.max(0, ...[...(n?.steps ?? []), ...(k?.steps ?? [])].map((s) => s.replay.cpuPercent));
-    lines.push(
-      `| ${FORMAT_LABEL[f]} | **${fmt(n)}** | **${fmt(k)}** | ${ratio} | ${cpu(n)} / ${cpu(k)} | ${perRecord(n)} / ${perRecord(k)} ` +
-        `| ${n?.firstLossyRecordsPerSecond ? si(n.firstLossyRecordsPerSecond) : '–'} / ${k?.firstLossyRecordsPerSecond ? si(k.firstLossyRecordsPerSecond) : '–'} | ${round(gen)} % |`,
-    );
-  }
-  return lines.join('\n');
+    return [
+      FORMAT_LABEL[f],
+      `**${fmt(n)}**`,
+      `**${fmt(k)}**`,
+      ratio,
+      `${cpu(n)} / ${cpu(k)}`,
+      `${perRecord(n)} / ${perRecord(k)}`,
+      `${n?.firstLossyRecordsPerSecond ? si(n.firstLossyRecordsPerSecond) : '–'} / ${k?.firstLossyRecordsPerSecond ? si(k.firstLossyRecordsPerSecond) : '–'}`,
+      `${round(gen)} %`,
+    ];
+  });
+  return markdownTable(header, rows);
 }
 
 function profileText(name: string, s: ProfileSummary): string {
@@ -376,19 +384,15 @@ function profileText(name: string, s: ProfileSummary): string {
 async function main(): Promise<void> {
   const root = repoRoot();
   const opts = options(root);
-  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js')))
-    throw new Error('dist/src/cli/main.js is missing: run `npm run build` first');
+  requireBuild(root);
   const machine = machineInfo();
   const ticksPerSecond = clockTicks();
   TICKS = ticksPerSecond;
-  const idle0 = systemTicks();
-  await sleep(1000);
-  const busyBeforeRunPercent = round(((systemTicks().busy - idle0.busy) / ticksPerSecond) * 100, 1);
-  if (busyBeforeRunPercent > 20)
-    log(`⚠ the machine is busy before the run (${busyBeforeRunPercent} % of one core in use): expect noisy figures`);
+  const busyBeforeRunPercent = await busyPercentOver(1000, ticksPerSecond);
+  warnIfBusy(busyBeforeRunPercent, log);
 
   const captures = opts.formats.map((f) => loadCapture(f, join(opts.captures, CAPTURE_FILES[f])));
-  log(`netspan bench/flows on ${machine.cpuModel} (${machine.cores} cores), node ${machine.node}`);
+  log(machineBanner('bench/flows', machine));
   for (const c of captures)
     log(
       `  ${relative(root, c.file)}: ${c.fileBytes} bytes, ${c.payloads.length} datagrams (${c.templateDatagrams} with templates), ` +
@@ -431,6 +435,17 @@ async function main(): Promise<void> {
   let rmem: { before: number; during: number; raised: boolean } | undefined;
   let nfcapd: string | undefined;
   const workDir = mkdtempSync(join(tmpdir(), 'netspan-bench-flows-'));
+  const cOpts: CollectorOptions = {
+    stepSeconds: opts.stepSeconds,
+    socketBufferBytes: opts.socketBuffer,
+    workers: opts.workers,
+    warmupSeconds: opts.warmupSeconds,
+    warmupRate: 50_000,
+    ticksPerSecond,
+    workDir,
+    cli: join(root, 'dist', 'src', 'cli', 'main.js'),
+    log,
+  };
   let restoreRmem: number | undefined;
   const restore = () => {
     if (restoreRmem !== undefined) {
@@ -460,17 +475,6 @@ async function main(): Promise<void> {
           );
       }
       rmem = { before, during: rmemMax(), raised: restoreRmem !== undefined };
-      const cOpts: CollectorOptions = {
-        stepSeconds: opts.stepSeconds,
-        socketBufferBytes: opts.socketBuffer,
-        workers: opts.workers,
-        warmupSeconds: opts.warmupSeconds,
-        warmupRate: 50_000,
-        ticksPerSecond,
-        workDir,
-        cli: join(root, 'dist', 'src', 'cli', 'main.js'),
-        log,
-      };
       log(`\n▶ end to end over UDP on 127.0.0.1: ladder ${opts.ladder.map(si).join(', ')} records/s, ${opts.stepSeconds} s per rung`);
       for (const c of captures) {
         for (const name of opts.collectors) {
@@ -502,16 +506,9 @@ async function main(): Promise<void> {
       rmSync(pdir, { recursive: true, force: true });
       mkdirSync(pdir, { recursive: true });
       const profiled = new NetspanCollector(v9, {
+        ...cOpts,
         stepSeconds: Math.max(opts.stepSeconds, 5),
-        socketBufferBytes: opts.socketBuffer,
-        workers: opts.workers,
-        warmupSeconds: opts.warmupSeconds,
-        warmupRate: 50_000,
-        ticksPerSecond,
-        workDir,
-        cli: join(root, 'dist', 'src', 'cli', 'main.js'),
         nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${pdir}`],
-        log,
       });
       const s = await profiled.step(rate, 1);
       await profiled.close();
@@ -618,17 +615,12 @@ async function main(): Promise<void> {
     profiles,
     anchors: ANCHORS,
   };
-  mkdirSync(dirname(opts.out), { recursive: true });
   // numbers to 3 decimals; arrays of numbers on one line, as prettier writes them
   const json = JSON.stringify(results, (_k, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? round(v, 3) : v), 2).replace(
     /\[\n\s+(-?[\d.e+]+(?:,\n\s+-?[\d.e+]+)*)\n\s+\]/g,
     (_m, body: string) => `[${body.split(/,\s+/).join(', ')}]`,
   );
-  writeFileSync(opts.out, `${json}\n`);
-  log(`results written to ${relative(process.cwd(), opts.out) || opts.out}`);
+  writeResultsText(opts.out, json);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exit(1);
-});
+runMain(main);

@@ -16,6 +16,7 @@ import { ExportTraceServiceRequestSchema } from '../../src/wire/otlp/gen/opentel
 import { Span_SpanKind, Status_StatusCode, type SpanSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
 import type { KeyValueSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { spanCount, type Traces } from '../../src/model/otlp.js';
+import { prng } from '../common/prng.js';
 
 export const SPANS_PER_TRACE = 10;
 export const TRACES_PER_REQUEST = 10;
@@ -28,18 +29,6 @@ type SpanInit = MessageInitShape<typeof SpanSchema>;
 interface SpanExtra {
   status?: { code: Status_StatusCode; message?: string };
   events?: { name: string; timeUnixNano: bigint; attributes: KeyValueInit[] }[];
-}
-
-/** mulberry32: a small seeded PRNG, so the payload is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const str = (key: string, value: string): KeyValueInit => ({ key, value: { value: { case: 'stringValue', value } } });

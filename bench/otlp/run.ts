@@ -13,15 +13,17 @@
  * Prints a markdown table and writes bench/otlp/results/latest.json. Loopback only; every
  * phase is bounded in time.
  */
-import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { NetspanProcess } from '../../test/e2e/netspan-process.js';
 import { attributesPerSpan, buildTemplates, checkRequest, materialize, nowNs, SPANS_PER_REQUEST, SPANS_PER_TRACE } from './payload.js';
 import { SinkStats, startGrpcSink, startHttpSink, type Sink } from './sinks.js';
 import { grpcSender, httpSender, LoadGenerator, type LoadStats } from './loadgen.js';
-import { clockTicks, cpuTicks, machineInfo, memoryStatus, systemTicks } from './procstat.js';
+import { busyPercentOver, clockTicks, cpuTicks, memoryStatus, systemTicks, warnIfBusy } from '../common/procstat.js';
+import { machineBanner, machineInfo } from '../common/machine.js';
+import { defaultResultsFile, num, parseOptions, repoRoot, requireBuild, runMain } from '../common/cli.js';
+import { markdownTable, writeResults } from '../common/results.js';
+import { round, sleep } from '../common/util.js';
 import { codecBenchmarks, type CodecResult } from './codec-bench.js';
 
 /** The OpenTelemetry Collector's published testbed figures at 10k spans/s (OTLP in, OTLP out). */
@@ -47,18 +49,6 @@ const USAGE = `usage: node dist/bench/otlp/run.js [options]
   --codec-seconds N  time per codec measurement, s (default 3; 0 skips it)
   --out FILE         results JSON (default bench/otlp/results/latest.json)`;
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the bench');
-    dir = up;
-  }
-  return dir;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 const mib = (kib: number) => kib / 1024;
 
 interface Options {
@@ -75,29 +65,17 @@ interface Options {
 }
 
 function options(): Options {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string', default: '20' },
-      warmup: { type: 'string', default: '3' },
-      rate: { type: 'string', default: '10000' },
-      protocols: { type: 'string', default: 'http,grpc' },
-      pipeline: { type: 'string', default: 'both' },
-      compression: { type: 'string', default: 'gzip' },
-      'codec-seconds': { type: 'string', default: '3' },
-      consumers: { type: 'string' },
-      out: { type: 'string', default: join(repoRoot(), 'bench', 'otlp', 'results', 'latest.json') },
-      help: { type: 'boolean', default: false },
-    },
+  const { values } = parseOptions(USAGE, {
+    seconds: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '10000' },
+    protocols: { type: 'string', default: 'http,grpc' },
+    pipeline: { type: 'string', default: 'both' },
+    compression: { type: 'string', default: 'gzip' },
+    'codec-seconds': { type: 'string', default: '3' },
+    consumers: { type: 'string' },
+    out: { type: 'string', default: defaultResultsFile('otlp') },
   });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const num = (name: string, v: string, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in [${min}, ${max}]`);
-    return n;
-  };
   const protocols = values.protocols.split(',').map((p) => p.trim());
   for (const p of protocols) if (p !== 'http' && p !== 'grpc') throw new Error(`--protocols: unknown protocol "${p}"`);
   const pipeline = values.pipeline;
@@ -393,49 +371,61 @@ function ratio(ours: number, theirs: number): string {
 function markdown(scenarios: ScenarioResult[], codec: CodecResult[]): string {
   const ref = COLLECTOR_REFERENCE;
   const k = (n: number) => `${round(n / 1000, 1)}k`;
-  const lines = [
-    '| protocol | pipeline | spans/s offered → accepted | CPU % of one core (mean; 1 s min–max) | peak RSS MiB (mean) | collector CPU % | collector RSS MiB | CPU ours/theirs | RSS ours/theirs | spans accepted → at sink (lost) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  const header = [
+    'protocol',
+    'pipeline',
+    'spans/s offered → accepted',
+    'CPU % of one core (mean; 1 s min–max)',
+    'peak RSS MiB (mean)',
+    'collector CPU %',
+    'collector RSS MiB',
+    'CPU ours/theirs',
+    'RSS ours/theirs',
+    'spans accepted → at sink (lost)',
   ];
-  for (const r of scenarios) {
+  const rows = scenarios.map((r) => {
     const theirs = ref[r.protocol].cpuPercent;
-    lines.push(
-      `| ${r.protocol === 'http' ? 'OTLP/HTTP protobuf' : 'OTLP/gRPC'} ` +
-        `| ${r.pipeline === 'groupbytrace' ? 'otlp → groupbytrace → exporter' : 'otlp → exporter'} ` +
-        `| ${k(r.load.achievedSpansPerSecond)} → ${k(r.load.acceptedSpansPerSecond)} ` +
-        `| ${r.cpuPercent} (${r.cpuPercentMin1s}–${r.cpuPercentMax1s}) ` +
-        `| ${r.peakRssMiB} (${r.meanRssMiB}) ` +
-        `| ${theirs} | ${ref.rssMiB.min}–${ref.rssMiB.max} ` +
-        `| ${ratio(r.cpuPercent, theirs)} ` +
-        `| ${round(r.peakRssMiB / ref.rssMiB.max, 1)}–${round(r.peakRssMiB / ref.rssMiB.min, 1)}× ` +
-        `| ${r.spans.accepted} → ${r.spans.received} (${r.spans.lost}) |`,
+    return [
+      r.protocol === 'http' ? 'OTLP/HTTP protobuf' : 'OTLP/gRPC',
+      r.pipeline === 'groupbytrace' ? 'otlp → groupbytrace → exporter' : 'otlp → exporter',
+      `${k(r.load.achievedSpansPerSecond)} → ${k(r.load.acceptedSpansPerSecond)}`,
+      `${r.cpuPercent} (${r.cpuPercentMin1s}–${r.cpuPercentMax1s})`,
+      `${r.peakRssMiB} (${r.meanRssMiB})`,
+      String(theirs),
+      `${ref.rssMiB.min}–${ref.rssMiB.max}`,
+      ratio(r.cpuPercent, theirs),
+      `${round(r.peakRssMiB / ref.rssMiB.max, 1)}–${round(r.peakRssMiB / ref.rssMiB.min, 1)}×`,
+      `${r.spans.accepted} → ${r.spans.received} (${r.spans.lost})`,
+    ];
+  });
+  const tables = [markdownTable(header, rows)];
+  if (codec.length > 0)
+    tables.push(
+      markdownTable(
+        ['codec (one 100-span request)', 'bytes', 'MB/s', 'spans/s', 'µs/request'],
+        codec.map((c) => [
+          c.name,
+          String(c.bytes),
+          String(round(c.mbPerSecond)),
+          Math.round(c.spansPerSecond).toLocaleString('en-US'),
+          String(round(c.microsPerOp)),
+        ]),
+      ),
     );
-  }
-  if (codec.length > 0) {
-    lines.push('', '| codec (one 100-span request) | bytes | MB/s | spans/s | µs/request |', '| --- | --- | --- | --- | --- |');
-    for (const c of codec)
-      lines.push(
-        `| ${c.name} | ${c.bytes} | ${round(c.mbPerSecond)} | ${Math.round(c.spansPerSecond).toLocaleString('en-US')} | ${round(c.microsPerOp)} |`,
-      );
-  }
-  return lines.join('\n');
+  return tables.join('\n\n');
 }
 
 async function main(): Promise<void> {
   const opts = options();
   const root = repoRoot();
-  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js')))
-    throw new Error('dist/src/cli/main.js is missing: run `npm run build` first');
+  requireBuild(root);
   if (opts.seconds < 15)
     console.error(`⚠ --seconds ${opts.seconds}: below the 15 s the figures are specified for (marked as not reportable)`);
   const machine = machineInfo();
   const ticksPerSecond = clockTicks();
   // How busy the machine is before we start (other processes): the figures are only as quiet as it.
-  const idle0 = systemTicks();
-  await sleep(1000);
-  const idleBusyPercent = round((((systemTicks().busy - idle0.busy) / ticksPerSecond) * 100) / 1, 1);
-  if (idleBusyPercent > 20)
-    console.error(`⚠ the machine is busy before the run (${idleBusyPercent} % of one core in use): expect noisy figures`);
+  const idleBusyPercent = await busyPercentOver(1000, ticksPerSecond);
+  warnIfBusy(idleBusyPercent);
 
   const templates = buildTemplates();
   const sample = materialize(templates[0]!, 1, nowNs());
@@ -449,7 +439,7 @@ async function main(): Promise<void> {
     templates: templates.length,
   };
   console.error(
-    `netspan bench/otlp on ${machine.cpuModel} (${machine.cores} cores), node ${machine.node}; ` +
+    `${machineBanner('bench/otlp', machine)}; ` +
       `request: ${payload.protobufBytes} bytes, ${payload.spansPerRequest} spans, ${payload.attributesPerSpan} attributes per span`,
   );
 
@@ -504,9 +494,7 @@ async function main(): Promise<void> {
     })),
     reference: COLLECTOR_REFERENCE,
   };
-  mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, `${JSON.stringify(results, null, 2)}\n`);
-  console.error(`results written to ${relative(process.cwd(), opts.out) || opts.out}`);
+  writeResults(opts.out, results);
   // Refusals are a result (netspan's back-pressure when it cannot keep up), reported above;
   // spans accepted and never delivered, sink errors or an unclean exit fail the run.
   for (const r of scenarios)
@@ -521,7 +509,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exit(1);
-});
+runMain(main);

@@ -6,6 +6,7 @@ import type { ZodType, ZodTypeDef } from 'zod';
 import type { Signal, SignalData } from '../model/otlp.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
 import type { FlowStore } from '../evidence/store.js';
+import type { PackedFlows } from '../evidence/memory/rows.js';
 import type { Logger } from './telemetry/logger.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 
@@ -35,6 +36,12 @@ export type Consumers = { [S in Signal]?: Consumer<S> };
  */
 export interface EvidenceSink {
   addFlows(records: readonly FlowRecord[]): void;
+  /**
+   * Flows packed as evidence store rows (packFlows, e.g. in a decoding worker): the same as
+   * addFlows of the records they were packed from. Optional; a receiver that finds it sends
+   * packed batches, else FlowRecords.
+   */
+  addPackedFlows?(batch: PackedFlows): void;
   addInterfaceCounters(samples: readonly InterfaceCounters[]): void;
 }
 

@@ -11,6 +11,7 @@ import type { FlowStore } from '../evidence/store.js';
 import { MemoryFlowStore } from '../evidence/memory/store.js';
 import { memoryFlowStoreConfigSchema } from '../evidence/memory/config.js';
 import { errorMessage } from './errors.js';
+import { unpackFlows, type PackedFlows } from '../evidence/memory/rows.js';
 
 /** The `evidence:` section of the config: where network evidence is kept for the correlation. */
 export const evidenceConfigSchema = z
@@ -41,6 +42,12 @@ export class EvidenceHub implements EvidenceSink {
         this.metrics.counter('netspan_evidence_insert_failed_total', 'Flow records a store failed to insert.', []).inc(records.length);
         this.logger.error({ err: errorMessage(err), records: records.length }, 'flow store insert failed');
       });
+  }
+
+  addPackedFlows(batch: PackedFlows): void {
+    // The memory store copies the rows as they are; another store gets the records.
+    if (this.flows instanceof MemoryFlowStore) this.flows.insertPacked(batch);
+    else this.addFlows(unpackFlows(batch));
   }
 
   addInterfaceCounters(samples: readonly InterfaceCounters[]): void {

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import type { Consumer, CreateSettings, EvidenceSink, EvidenceStores } from '../core/component.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
 import { CapacityError } from '../core/errors.js';
+import { unpackFlows, type PackedFlows } from '../evidence/memory/rows.js';
 import { Writable } from 'node:stream';
 import { createLogger, silentLogger, type Logger } from '../core/telemetry/logger.js';
 import { SelfMetrics } from '../core/telemetry/metrics.js';
@@ -14,8 +15,14 @@ import type { Signal, SignalData } from '../model/otlp.js';
 export class RecordingEvidence implements EvidenceSink {
   readonly flows: FlowRecord[] = [];
   readonly counters: InterfaceCounters[] = [];
+  /** Batches that came packed (addPackedFlows); their records are in `flows` too, as the store would give them back. */
+  packedBatches = 0;
   addFlows(records: readonly FlowRecord[]): void {
     for (const r of records) this.flows.push(r);
+  }
+  addPackedFlows(batch: PackedFlows): void {
+    this.packedBatches++;
+    this.addFlows(unpackFlows(batch));
   }
   addInterfaceCounters(samples: readonly InterfaceCounters[]): void {
     for (const c of samples) this.counters.push(c);

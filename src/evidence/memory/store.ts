@@ -9,7 +9,9 @@
  * ::ffff:a.b.c.d, a family bit keeps the text form); times are float64 microseconds
  * since the epoch, exact below 2^53; the exporter address and the next hop, which take few
  * values, are ids into dictionaries of the chunk, so they go with it. No JS object is kept per
- * flow: only matches of a query are turned into FlowRecords.
+ * flow: only matches of a query are turned into FlowRecords. The row format is in rows.ts:
+ * insert() validates and packs the records into rows there (packFlows) and insertPacked() copies
+ * them in, so a decoding worker can pack them and hand the buffer over instead.
  *
  * Index. A hash of the unordered connection key (both ends, address and port, so both
  * directions land in one bucket) picks a bucket; `heads` holds the newest row of each bucket,
@@ -30,8 +32,8 @@
  */
 import { NetspanError } from '../../core/errors.js';
 import type { SelfMetrics } from '../../core/telemetry/metrics.js';
-import type { FlowRecord, FlowType } from '../../model/flow.js';
-import { formatAddress, parseAddress } from '../address.js';
+import type { FlowRecord } from '../../model/flow.js';
+import { parseAddress } from '../address.js';
 import {
   DEFAULT_FLOW_RETENTION_MS,
   DEFAULT_MAX_FLOWS,
@@ -48,6 +50,28 @@ import {
 } from '../store.js';
 import { MAX_MAX_FLOWS } from './config.js';
 import { FlowStoreMetrics, type EvictionReason } from './telemetry.js';
+import {
+  F64_END_US,
+  F64_RESOLUTION_NS,
+  F64_START_US,
+  F64_STRIDE,
+  I32_NEXT,
+  isU16,
+  packedNextHopId,
+  packedSamplerId,
+  packFlows,
+  readRow,
+  ROW_BYTES,
+  U16_DESTINATION_PORT,
+  U16_NEXT_HOP,
+  U16_SAMPLER,
+  U16_SOURCE_PORT,
+  U16_STRIDE,
+  U32_ADDR,
+  U32_STRIDE,
+  U8_PROTOCOL,
+  type PackedFlows,
+} from './rows.js';
 
 export interface MemoryFlowStoreOptions {
   /** Default DEFAULT_FLOW_RETENTION_MS (15 minutes). */
@@ -66,53 +90,15 @@ export interface MemoryFlowStoreOptions {
 }
 
 /** Bytes one row takes in a chunk; the index adds ~4 more per flow (see the file comment). */
-export const ROW_BYTES = 120;
-
-// Row layout: the byte offset of each field, as an index into the view of its width.
-// 0-31 addresses (source words 0-3, destination 4-7), 32 next, 36 ports, 40-63 start, end,
-// resolution: the chain walk's first cache line. Then the rest, read for hits only.
-const U32_ADDR = 0;
-const I32_NEXT = 32 / 4;
-const U16_SOURCE_PORT = 36 / 2;
-const U16_DESTINATION_PORT = 38 / 2;
-const F64_START_US = 40 / 8;
-const F64_END_US = 48 / 8;
-const F64_RESOLUTION_NS = 56 / 8;
-const F64_EXPORT_US = 64 / 8;
-const F64_BYTES = 72 / 8;
-const F64_PACKETS = 80 / 8;
-const U32_INPUT_INTERFACE = 88 / 4;
-const U32_OUTPUT_INTERFACE = 92 / 4;
-const U32_SAMPLING_RATE = 96 / 4;
-const U32_OBSERVATION_DOMAIN = 100 / 4;
-const U32_SEQUENCE_NUMBER = 104 / 4;
-const U16_TCP_FLAGS = 108 / 2;
-const U16_SAMPLER = 110 / 2;
-const U16_NEXT_HOP = 112 / 2;
-const U16_META = 114 / 2;
-const U8_PROTOCOL = 116;
-const U8_FLOW_DIRECTION = 117;
-// 118-119 spare.
-const F64_STRIDE = ROW_BYTES / 8;
-const U32_STRIDE = ROW_BYTES / 4;
-const U16_STRIDE = ROW_BYTES / 2;
+export { ROW_BYTES };
 
 const MIN_CHUNK_ROWS = 16;
 const MAX_CHUNK_ROWS = 32_768;
 const INITIAL_BUCKETS = 1024;
+/** insert() keeps its packing buffer up to this size (about 35k records); larger batches get a fresh one. */
+const MAX_SCRATCH_BYTES = 4 << 20;
 /** Rough heap cost of a dictionary entry beyond its text (Map entry, array slot, string header). */
 const DICTIONARY_ENTRY_OVERHEAD = 64;
-
-const FLOW_TYPES: readonly FlowType[] = ['netflow_v5', 'netflow_v9', 'ipfix', 'sflow_5'];
-const FLOW_TYPE_CODE = new Map<string, number>(FLOW_TYPES.map((t, i) => [t, i]));
-const IP_VERSIONS = [0, 4, 6] as const;
-const NO_FLOW_DIRECTION = 255;
-
-// meta bits: flow type 0-2, ip version code 3-4, biflow direction 5-6, source is IPv6 7, destination is IPv6 8.
-const META_IPVERSION_SHIFT = 3;
-const META_BIFLOW_SHIFT = 5;
-const META_SRC_V6 = 1 << 7;
-const META_DST_V6 = 1 << 8;
 
 /** Low-cardinality text of one chunk (exporter addresses, next hops), as uint16 ids. */
 class Dictionary {
@@ -203,9 +189,6 @@ function nextPowerOfTwo(n: number): number {
 }
 
 const isU8 = (x: number) => (x & 0xff) === x;
-const isU16 = (x: number) => (x & 0xffff) === x;
-const isU32 = (x: number) => x >>> 0 === x;
-const isCount = (x: number) => typeof x === 'number' && x >= 0 && x <= Number.MAX_SAFE_INTEGER;
 
 interface Hit {
   chunk: Chunk;
@@ -236,6 +219,9 @@ export class MemoryFlowStore implements FlowStore {
   private refused = 0;
   private readonly evicted = { age: 0, capacity: 0 };
   private closed = false;
+
+  /** Where insert() packs records before copying them in (kept between calls up to MAX_SCRATCH_BYTES). */
+  private scratch = new ArrayBuffer(0);
 
   /** Parsed addresses of the record or query at hand: source 0-3, destination 4-7. */
   private readonly words = new Uint32Array(8);
@@ -270,92 +256,61 @@ export class MemoryFlowStore implements FlowStore {
 
   insert(records: readonly FlowRecord[]): void {
     this.checkOpen();
+    const need = records.length * ROW_BYTES;
+    if (need > this.scratch.byteLength && need <= MAX_SCRATCH_BYTES) this.scratch = new ArrayBuffer(need);
+    this.insertPacked(packFlows(records, this.scratch));
+  }
+
+  /**
+   * Rows packed by packFlows (in a decoding worker, say): the same as insert() of the records
+   * they were packed from, refusals included, without a FlowRecord object on this thread.
+   */
+  insertPacked(batch: PackedFlows): void {
+    this.checkOpen();
     const cutoffUs = this.cutoffUs();
     this.expire(cutoffUs);
     const evictedBefore = this.evicted.age + this.evicted.capacity;
     let stored = 0;
-    let badAddress = 0;
-    let badField = 0;
     let tooOld = 0;
-    const words = this.words;
-    for (const r of records) {
-      const srcFamily = typeof r.sourceAddress === 'string' ? parseAddress(r.sourceAddress, words, 0) : 0;
-      const dstFamily = typeof r.destinationAddress === 'string' ? parseAddress(r.destinationAddress, words, 4) : 0;
-      if (srcFamily === 0 || dstFamily === 0) {
-        badAddress++;
-        continue;
-      }
-      const typeCode = FLOW_TYPE_CODE.get(r.type);
-      const ipVersionCode = IP_VERSIONS.indexOf(r.ipVersion);
-      const biflowCode =
-        r.biflowDirection === undefined ? 0 : r.biflowDirection === 'forward' ? 1 : r.biflowDirection === 'reverse' ? 2 : -1;
-      if (
-        typeCode === undefined ||
-        ipVersionCode < 0 ||
-        biflowCode < 0 ||
-        !isU16(r.sourcePort) ||
-        !isU16(r.destinationPort) ||
-        !isU8(r.protocol) ||
-        !isU16(r.tcpFlags) ||
-        !isU32(r.inputInterface) ||
-        !isU32(r.outputInterface) ||
-        !isU32(r.samplingRate) ||
-        !isU32(r.observationDomainId) ||
-        !isU32(r.sequenceNumber) ||
-        !(r.flowDirection === undefined || (isU8(r.flowDirection) && r.flowDirection !== NO_FLOW_DIRECTION)) ||
-        !isCount(r.bytes) ||
-        !isCount(r.packets) ||
-        !(typeof r.timeResolutionNano === 'number' && r.timeResolutionNano >= 0 && r.timeResolutionNano < Infinity) ||
-        typeof r.startUnixNano !== 'bigint' ||
-        typeof r.endUnixNano !== 'bigint' ||
-        typeof r.exportTimeUnixNano !== 'bigint' ||
-        typeof r.samplerAddress !== 'string' ||
-        typeof r.nextHop !== 'string'
-      ) {
-        badField++;
-        continue;
-      }
-      const endUs = nanoToMicros(r.endUnixNano);
+    const n = batch.rows;
+    const strings = batch.strings;
+    const src32 = new Uint32Array(batch.data, 0, n * U32_STRIDE);
+    const src64 = new Float64Array(batch.data, 0, n * F64_STRIDE);
+    const src16 = new Uint16Array(batch.data, 0, n * U16_STRIDE);
+    // Batch string id → id in the dictionaries of `mapped`, the chunk being filled (-1: not yet).
+    const samplerIds = new Int32Array(strings.length);
+    const nextHopIds = new Int32Array(strings.length);
+    let mapped: Chunk | undefined;
+    for (let i = 0; i < n; i++) {
+      const endUs = src64[i * F64_STRIDE + F64_END_US]!;
       if (endUs < cutoffUs) {
         tooOld++;
         continue;
       }
-      const startUs = nanoToMicros(r.startUnixNano);
+      const startUs = src64[i * F64_STRIDE + F64_START_US]!;
 
       if (this.flows >= this.limits.maxFlows) this.evictOldest('capacity');
       let chunk = this.liveChunks > 0 ? this.ring[this.newest]! : undefined;
       if (!chunk || chunk.count === chunk.rows) chunk = this.openChunk();
+      if (chunk !== mapped) {
+        mapped = chunk;
+        samplerIds.fill(-1);
+        nextHopIds.fill(-1);
+      }
       const o = chunk.count;
-      const { f64, u32, u16, u8 } = chunk;
+      const { u32, u16 } = chunk;
       const a = o * U32_STRIDE;
-      for (let k = 0; k < 8; k++) u32[a + U32_ADDR + k] = words[k]!;
-      u32[a + U32_INPUT_INTERFACE] = r.inputInterface;
-      u32[a + U32_OUTPUT_INTERFACE] = r.outputInterface;
-      u32[a + U32_SAMPLING_RATE] = r.samplingRate;
-      u32[a + U32_OBSERVATION_DOMAIN] = r.observationDomainId;
-      u32[a + U32_SEQUENCE_NUMBER] = r.sequenceNumber;
-      const f = o * F64_STRIDE;
-      f64[f + F64_START_US] = startUs;
-      f64[f + F64_END_US] = endUs;
-      f64[f + F64_RESOLUTION_NS] = r.timeResolutionNano;
-      f64[f + F64_EXPORT_US] = nanoToMicros(r.exportTimeUnixNano);
-      f64[f + F64_BYTES] = r.bytes;
-      f64[f + F64_PACKETS] = r.packets;
+      const s = i * U32_STRIDE;
+      for (let k = 0; k < U32_STRIDE; k++) u32[a + k] = src32[s + k]!;
+      const samplerId = packedSamplerId(src32, i);
+      let sampler = samplerIds[samplerId]!;
+      if (sampler < 0) sampler = samplerIds[samplerId] = chunk.samplers.id(strings[samplerId]!);
+      const hopId = packedNextHopId(src16, i);
+      let hop = nextHopIds[hopId]!;
+      if (hop < 0) hop = nextHopIds[hopId] = chunk.nextHops.id(strings[hopId]!);
       const h = o * U16_STRIDE;
-      u16[h + U16_SOURCE_PORT] = r.sourcePort;
-      u16[h + U16_DESTINATION_PORT] = r.destinationPort;
-      u16[h + U16_TCP_FLAGS] = r.tcpFlags;
-      u16[h + U16_SAMPLER] = chunk.samplers.id(r.samplerAddress);
-      u16[h + U16_NEXT_HOP] = chunk.nextHops.id(r.nextHop);
-      u16[h + U16_META] =
-        typeCode |
-        (ipVersionCode << META_IPVERSION_SHIFT) |
-        (biflowCode << META_BIFLOW_SHIFT) |
-        (srcFamily === 6 ? META_SRC_V6 : 0) |
-        (dstFamily === 6 ? META_DST_V6 : 0);
-      const b = o * ROW_BYTES;
-      u8[b + U8_PROTOCOL] = r.protocol;
-      u8[b + U8_FLOW_DIRECTION] = r.flowDirection ?? NO_FLOW_DIRECTION;
+      u16[h + U16_SAMPLER] = sampler;
+      u16[h + U16_NEXT_HOP] = hop;
       if (startUs < chunk.minStartUs) chunk.minStartUs = startUs;
       if (endUs > chunk.maxEndUs) chunk.maxEndUs = endUs;
       chunk.count++;
@@ -365,6 +320,8 @@ export class MemoryFlowStore implements FlowStore {
       if (this.growBuckets && this.flows > this.heads.length && this.heads.length < this.maxBuckets)
         this.rebuildIndex(this.heads.length * 2);
     }
+    const badAddress = batch.refusedAddress;
+    const badField = batch.refusedField;
     this.inserted += stored + tooOld;
     this.refused += badAddress + badField;
     this.evicted.age += tooOld;
@@ -396,6 +353,7 @@ export class MemoryFlowStore implements FlowStore {
     this.liveChunks = 0;
     this.flows = 0;
     this.heads = new Int32Array(0);
+    this.scratch = new ArrayBuffer(0);
     this.metrics?.occupancy(0, 0);
   }
 
@@ -622,38 +580,6 @@ export class MemoryFlowStore implements FlowStore {
 }
 
 function materialize(chunk: Chunk, o: number): FlowRecord {
-  const { f64, u32, u16, u8 } = chunk;
-  const a = o * U32_STRIDE;
-  const f = o * F64_STRIDE;
   const h = o * U16_STRIDE;
-  const b = o * ROW_BYTES;
-  const meta = u16[h + U16_META]!;
-  const record: FlowRecord = {
-    type: FLOW_TYPES[meta & 7]!,
-    samplerAddress: chunk.samplers.values[u16[h + U16_SAMPLER]!]!,
-    observationDomainId: u32[a + U32_OBSERVATION_DOMAIN]!,
-    sequenceNumber: u32[a + U32_SEQUENCE_NUMBER]!,
-    exportTimeUnixNano: BigInt(f64[f + F64_EXPORT_US]!) * 1000n,
-    sourceAddress: formatAddress(u32, a + U32_ADDR, meta & META_SRC_V6 ? 6 : 4),
-    sourcePort: u16[h + U16_SOURCE_PORT]!,
-    destinationAddress: formatAddress(u32, a + U32_ADDR + 4, meta & META_DST_V6 ? 6 : 4),
-    destinationPort: u16[h + U16_DESTINATION_PORT]!,
-    protocol: u8[b + U8_PROTOCOL]!,
-    ipVersion: IP_VERSIONS[(meta >>> META_IPVERSION_SHIFT) & 3]!,
-    bytes: f64[f + F64_BYTES]!,
-    packets: f64[f + F64_PACKETS]!,
-    startUnixNano: BigInt(f64[f + F64_START_US]!) * 1000n,
-    endUnixNano: BigInt(f64[f + F64_END_US]!) * 1000n,
-    timeResolutionNano: f64[f + F64_RESOLUTION_NS]!,
-    inputInterface: u32[a + U32_INPUT_INTERFACE]!,
-    outputInterface: u32[a + U32_OUTPUT_INTERFACE]!,
-    nextHop: chunk.nextHops.values[u16[h + U16_NEXT_HOP]!]!,
-    samplingRate: u32[a + U32_SAMPLING_RATE]!,
-    tcpFlags: u16[h + U16_TCP_FLAGS]!,
-  };
-  const flowDirection = u8[b + U8_FLOW_DIRECTION]!;
-  if (flowDirection !== NO_FLOW_DIRECTION) record.flowDirection = flowDirection;
-  const biflow = (meta >>> META_BIFLOW_SHIFT) & 3;
-  if (biflow !== 0) record.biflowDirection = biflow === 1 ? 'forward' : 'reverse';
-  return record;
+  return readRow(chunk, o, chunk.samplers.values[chunk.u16[h + U16_SAMPLER]!]!, chunk.nextHops.values[chunk.u16[h + U16_NEXT_HOP]!]!);
 }

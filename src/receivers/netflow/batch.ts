@@ -1,9 +1,11 @@
 /**
  * What travels between the receive loop and the decoding workers. Datagrams are packed into one
- * transferable buffer per batch (one postMessage per batch, no copy); decoded records come back
- * by structured clone.
+ * transferable buffer per batch (one postMessage per batch, no copy). Decoded records come back
+ * packed as evidence store rows in one transferable buffer (packFlows) when only the evidence
+ * store takes them, or as FlowRecord objects by structured clone when a logs pipeline needs them.
  */
 import type { FlowRecord, InterfaceCounters } from '../../model/flow.js';
+import { packFlows, type PackedFlows } from '../../evidence/memory/rows.js';
 import type { DecodeIssue } from './decode/types.js';
 import type { DecoderSession } from './session.js';
 
@@ -20,6 +22,8 @@ export interface DatagramBatch {
 export interface WorkerSetup {
   scheme: 'netflow' | 'sflow';
   keepAllFields: boolean;
+  /** Send the records packed (packDecoded) rather than as objects. */
+  packed: boolean;
 }
 
 /** An issue with the exporter it came from, for logs and counters. */
@@ -28,7 +32,12 @@ export interface ExporterIssue extends DecodeIssue {
 }
 
 export interface DecodedBatch {
+  /** The records as objects; empty when they travel `packed`. */
   records: FlowRecord[];
+  /** The records as evidence store rows (valid ones only; the refused are counted in it). */
+  packed?: PackedFlows;
+  /** Records decoded by flow type, when `records` does not hold them all (packed). */
+  recordsByType?: Record<string, number>;
   counters: InterfaceCounters[];
   /** Issues by code, all of them counted... */
   issueCounts: Record<string, number>;
@@ -93,4 +102,11 @@ export function decodeBatch(batch: DatagramBatch, decode: DecoderSession): Decod
     }
   }
   return out;
+}
+
+/** The batch with its records packed into one transferable buffer (`packed.data`) instead of objects. */
+export function packDecoded(decoded: DecodedBatch): DecodedBatch & { packed: PackedFlows } {
+  const recordsByType: Record<string, number> = {};
+  for (const r of decoded.records) recordsByType[r.type] = (recordsByType[r.type] ?? 0) + 1;
+  return { ...decoded, records: [], packed: packFlows(decoded.records), recordsByType };
 }

@@ -2,8 +2,9 @@
  * The flow receiver. The main thread only receives: UDP datagrams (and IPFIX messages framed
  * from TCP streams) are checked against the allow-list, packed into batches per worker and
  * handed over; each exporter always goes to the same worker, which keeps its templates. Decoded
- * records come back and go to the evidence store and, when a logs pipeline takes from this
- * receiver, out as OTLP log records. Every datagram is accounted for in the metrics.
+ * records come back and go to the evidence store (packed as store rows in one transferred buffer
+ * when the sink takes them, see EvidenceSink.addPackedFlows) and, when a logs pipeline takes from
+ * this receiver, out as OTLP log records (then as objects). Every datagram is accounted for in the metrics.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
@@ -16,6 +17,7 @@ import { closeServer, formatAddress } from '../../core/net/server.js';
 import { BatchBuilder, type DecodedBatch, type ExporterIssue, type WorkerSetup } from './batch.js';
 import { exporterAllowList, MAX_IPFIX_MESSAGE, type NetflowReceiverConfig } from './config.js';
 import { flowsToLogs } from './flowlogs.js';
+import { unpackFlows } from '../../evidence/memory/rows.js';
 import { IpfixStreamFramer } from './tcp.js';
 
 /** Datagrams per batch before it is sent to a worker without waiting for the next tick. */
@@ -75,7 +77,13 @@ export class NetflowReceiver implements Component {
   }
 
   async start(): Promise<void> {
-    const setup: WorkerSetup = { scheme: this.config.scheme, keepAllFields: this.config.include_all_fields && !!this.consumers.logs };
+    // Records go to a logs pipeline as objects; to the evidence store alone, packed as store rows
+    // (no structured clone of objects, no address parsing on this thread).
+    const setup: WorkerSetup = {
+      scheme: this.config.scheme,
+      keepAllFields: this.config.include_all_fields && !!this.consumers.logs,
+      packed: !this.consumers.logs && typeof this.settings.evidence.addPackedFlows === 'function',
+    };
     for (let i = 0; i < this.config.workers; i++) this.slots.push(this.spawnWorker(setup, i));
     try {
       for (const endpoint of this.config.endpoints) await this.bindUdp(endpoint);
@@ -211,9 +219,12 @@ export class NetflowReceiver implements Component {
   private deliver(decoded: DecodedBatch): void {
     this.count('decoded', decoded.datagrams);
     const { metrics, id } = this.settings;
-    const byType = new Map<string, number>();
-    for (const r of decoded.records) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
-    for (const [type, n] of byType)
+    let byType = decoded.recordsByType;
+    if (!byType) {
+      byType = {};
+      for (const r of decoded.records) byType[r.type] = (byType[r.type] ?? 0) + 1;
+    }
+    for (const [type, n] of Object.entries(byType))
       metrics
         .counter('netspan_flow_records_total', 'Flow records decoded, by export format.', ['receiver', 'type'])
         .inc({ receiver: id, type }, n);
@@ -223,8 +234,15 @@ export class NetflowReceiver implements Component {
         .inc({ receiver: id, code }, n);
     for (const issue of decoded.issueSamples) this.logIssue(issue);
 
-    if (decoded.records.length > 0) this.settings.evidence.addFlows(decoded.records);
-    if (decoded.counters.length > 0) this.settings.evidence.addInterfaceCounters(decoded.counters);
+    const evidence = this.settings.evidence;
+    const packed = decoded.packed;
+    if (packed) {
+      if (packed.rows + packed.refusedAddress + packed.refusedField > 0) {
+        if (evidence.addPackedFlows) evidence.addPackedFlows(packed);
+        else evidence.addFlows(unpackFlows(packed));
+      }
+    } else if (decoded.records.length > 0) evidence.addFlows(decoded.records);
+    if (decoded.counters.length > 0) evidence.addInterfaceCounters(decoded.counters);
     const logs = this.consumers.logs;
     if (logs && decoded.records.length > 0) {
       const data = flowsToLogs(decoded.records, id, this.config.include_all_fields, BigInt(Date.now()) * 1_000_000n);

@@ -1,11 +1,12 @@
 /**
  * CPU time and memory of another process from Linux's /proc: utime+stime (all threads) in
  * clock ticks from /proc/<pid>/stat, and VmRSS / VmHWM (peak RSS) / Threads from
- * /proc/<pid>/status. Plus the machine description for the report.
+ * /proc/<pid>/status. Plus machine-wide busy time from /proc/stat and how busy the machine is
+ * over a short window.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { round, sleep } from './util.js';
 
 /** Clock ticks per second (`getconf CLK_TCK`), 100 on practically every Linux. */
 export function clockTicks(): number {
@@ -47,28 +48,14 @@ export function memoryStatus(pid: number): MemoryStatus {
   return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM'), threads: field('Threads') };
 }
 
-export interface MachineInfo {
-  cpuModel: string;
-  cores: number;
-  memoryGiB: number;
-  kernel: string;
-  node: string;
-  platform: string;
+/** How busy the whole machine is over the next `ms` milliseconds, % of one core (1 decimal). */
+export async function busyPercentOver(ms: number, ticksPerSecond: number): Promise<number> {
+  const t0 = systemTicks();
+  await sleep(ms);
+  return round(((systemTicks().busy - t0.busy) / ticksPerSecond / (ms / 1000)) * 100, 1);
 }
 
-export function machineInfo(): MachineInfo {
-  let cpuModel = cpus()[0]?.model ?? 'unknown';
-  try {
-    cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpuModel;
-  } catch {
-    // not Linux: keep os.cpus()'s model
-  }
-  return {
-    cpuModel,
-    cores: cpus().length,
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    kernel: release(),
-    node: process.version,
-    platform: `${process.platform}/${process.arch}`,
-  };
+/** Warns (on stderr) when the machine is busy before a run: the figures are only as quiet as it. */
+export function warnIfBusy(busyPercent: number, log: (line: string) => void = (l) => console.error(l)): void {
+  if (busyPercent > 20) log(`⚠ the machine is busy before the run (${busyPercent} % of one core in use): expect noisy figures`);
 }
