@@ -19,7 +19,7 @@
 #   directions, from many client and server addresses (IPv4 198.18.64.0/18 -> 198.19.0.0/16; for
 #   v9 and IPFIX also ~30 % IPv6 fd00:a::/64 -> fd00:b::/48) with AF_PACKET frames onto cl0. The
 #   router does not forward (ip_forward=0): the frames only have to be seen by softflowd on rt0.
-# - softflowd runs on the router with the libpcap immediate-mode shim (/work/shared/lab/shim, see
+# - softflowd runs on the router with the libpcap immediate-mode shim (the project's own test/e2e/lab/pcap_immediate.c, see
 #   LAB.md: without it libpcap 1.10 on this kernel does not deliver low-rate traffic), long
 #   timeouts and room for every flow, so nothing expires early; after the traffic,
 #   `softflowctl expire-all` exports every flow at once, which fills the datagrams (30 records per
@@ -31,7 +31,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$HERE/captures
-SHIM_SRC=${SHIM_SRC:-/work/shared/lab/shim/pcap_immediate.c}
+SHIM_SRC=${SHIM_SRC:-$HERE/../../test/e2e/lab/pcap_immediate.c}
 PY=${PY:-/usr/bin/python3}
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 1; }
 VERSIONS=${*:-"5 9 10"}
