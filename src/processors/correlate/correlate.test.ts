@@ -283,7 +283,8 @@ test('flows of a device not in the inventory: named by address, no interface nam
   const unknown = '198.51.100.77';
   const { client } = clientServer(MAIN);
   const t = traces({ frontend: [client] });
-  await enrich(t, [flow(MAIN, { exporter: unknown, direction: 'request', startMs: 5, endMs: 95, inIf: 4, outIf: 5 })]);
+  const report = await enrich(t, [flow(MAIN, { exporter: unknown, direction: 'request', startMs: 5, endMs: 95, inIf: 4, outIf: 5 })]);
+  assert.equal(report.unknownDeviceSpans, 1, 'counted as a device outside the inventory');
   const d = byName(t, `${unknown} request`);
   assert.equal(attr(d, 'netspan.device.address'), unknown);
   assert.equal(attr(d, 'netspan.device.name'), undefined);

@@ -65,6 +65,8 @@ export interface CorrelateReport {
   /** Device/direction streams left without a span because more than one session fitted. */
   ambiguousStreams: number;
   unresolvedHosts: number;
+  /** Device spans made for exporters the inventory does not list (named by their address). */
+  unknownDeviceSpans: number;
   queries: number;
   /** Queries the source failed to answer alone (the rest of the batch was answered). */
   queriesFailed: number;
@@ -102,6 +104,7 @@ export class Correlator {
       candidatesAmbiguous: 0,
       ambiguousStreams: 0,
       unresolvedHosts: 0,
+      unknownDeviceSpans: 0,
       queries: 0,
       queriesFailed: 0,
     };
@@ -260,6 +263,8 @@ export class Correlator {
       }
       report.candidatesRejected += rejected;
       report.candidatesAmbiguous += ambiguous;
+      for (const g of request) if (!this.inventory.device(g.exporter)) report.unknownDeviceSpans++;
+      for (const g of response) if (!this.inventory.device(g.exporter)) report.unknownDeviceSpans++;
       const hasFlows = request.length + response.length > 0;
       count(hasFlows ? 'flows' : 'no_flows');
       const paired = p.conn.client !== undefined && p.conn.server !== undefined;
@@ -372,6 +377,7 @@ export class CorrelateProcessor implements Component, Consumer<'traces'> {
     this.metrics.candidatesRejected(report.candidatesRejected);
     this.metrics.candidatesAmbiguous(report.candidatesAmbiguous, report.ambiguousStreams);
     this.metrics.unresolvedHosts(report.unresolvedHosts);
+    this.metrics.unknownDevices(report.unknownDeviceSpans);
     if (report.lookupError !== undefined) {
       this.metrics.lookupFailed();
       this.lookupLog.warn(

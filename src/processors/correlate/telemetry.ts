@@ -24,6 +24,7 @@ export class CorrelateMetrics {
   private readonly ambiguousStreams: Counter<'processor'>;
   private readonly unresolved: Counter<'processor'>;
   private readonly lookupFailures: Counter<'processor'>;
+  private readonly unknown: Counter<'processor'>;
   private readonly labels: { processor: string };
 
   constructor(metrics: SelfMetrics, id: string) {
@@ -54,6 +55,11 @@ export class CorrelateMetrics {
       'Host names in span attributes that are not in `hosts` (the span had no IP address for that end).',
       ['processor'],
     );
+    this.unknown = metrics.counter(
+      'netspan_correlate_unknown_device_spans_total',
+      'Device spans made from flows of an exporter the `devices` inventory does not list (named by its address, no interface names).',
+      ['processor'],
+    );
     this.lookupFailures = metrics.counter(
       'netspan_correlate_lookup_failures_total',
       'Batches whose flow evidence lookup failed (their connections got no flow evidence).',
@@ -73,6 +79,9 @@ export class CorrelateMetrics {
   candidatesAmbiguous(flows: number, streams: number): void {
     if (flows > 0) this.ambiguous.inc(this.labels, flows);
     if (streams > 0) this.ambiguousStreams.inc(this.labels, streams);
+  }
+  unknownDevices(n: number): void {
+    if (n > 0) this.unknown.inc(this.labels, n);
   }
   unresolvedHosts(n: number): void {
     if (n > 0) this.unresolved.inc(this.labels, n);
