@@ -77,17 +77,7 @@ function templateFlowset(sc: SetContext, body: Uint8Array, bodyOffset: number): 
       });
       return;
     }
-    if (fieldCount === 0 || templateId < FIRST_DATA_SET) {
-      sc.state.stats.badTemplates++;
-      issue(
-        sc.out,
-        'BAD_TEMPLATE',
-        fieldCount === 0 ? 'template has no fields' : `template id ${templateId} is reserved (< 256)`,
-        bodyOffset + p,
-        {
-          templateId,
-        },
-      );
+    if (unusableTemplate(sc, 'template', templateId, fieldCount, bodyOffset + p)) {
       p += recordLength;
       continue;
     }
@@ -103,6 +93,22 @@ function templateFlowset(sc: SetContext, body: Uint8Array, bodyOffset: number): 
     );
     p += recordLength;
   }
+}
+
+/** A (options) template without fields or with a reserved id: counted and reported; true when it must be skipped. */
+function unusableTemplate(
+  sc: SetContext,
+  kind: 'template' | 'options template',
+  templateId: number,
+  fieldCount: number,
+  offset: number,
+): boolean {
+  if (fieldCount > 0 && templateId >= FIRST_DATA_SET) return false;
+  sc.state.stats.badTemplates++;
+  issue(sc.out, 'BAD_TEMPLATE', fieldCount === 0 ? `${kind} has no fields` : `template id ${templateId} is reserved (< 256)`, offset, {
+    templateId,
+  });
+  return true;
 }
 
 /** `count` (type, length) pairs from `at`; the first `scopeCount` are option scope fields. */
@@ -143,17 +149,7 @@ function optionsTemplateFlowset(sc: SetContext, body: Uint8Array, bodyOffset: nu
     }
     const scopeCount = scopeLength / 4;
     const count = scopeCount + optionLength / 4;
-    if (count === 0 || templateId < FIRST_DATA_SET) {
-      sc.state.stats.badTemplates++;
-      issue(
-        sc.out,
-        'BAD_TEMPLATE',
-        count === 0 ? 'options template has no fields' : `template id ${templateId} is reserved (< 256)`,
-        bodyOffset + p,
-        {
-          templateId,
-        },
-      );
+    if (unusableTemplate(sc, 'options template', templateId, count, bodyOffset + p)) {
       p += recordLength;
       continue;
     }
