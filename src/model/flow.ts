@@ -98,10 +98,14 @@ export function transportName(protocol: number): string {
  * Interface counters from an sFlow counter sample (or, later, SNMP): device state for the
  * correlation of a later stage.
  */
-export interface InterfaceCounters {
+export interface InterfaceCounters extends InterfaceCounterValues {
   samplerAddress: string;
   observationDomainId: number;
   timeUnixNano: bigint;
+}
+
+/** The counters of one interface (IF-MIB's, as sFlow's generic interface counters carry them). */
+export interface InterfaceCounterValues {
   ifIndex: number;
   ifType: number;
   ifSpeed: number;

@@ -17,6 +17,7 @@ import { decodePacket } from '../../../capture/decode/packet.js';
 import type { DecodedPacket } from '../../../capture/decode/types.js';
 import { LINKTYPE } from '../../../capture/pcap/types.js';
 import type { DecodeIssue, DecodeIssueCode } from '../decode/types.js';
+import type { InterfaceCounterValues } from '../../../model/flow.js';
 import { XdrBad, XdrReader, XdrShort } from './xdr.js';
 
 export const SFLOW_VERSION = 5;
@@ -201,27 +202,8 @@ export type SflowFlowRecord =
   | SflowUnknownRecord;
 
 /** if_counters (counter record 1). */
-export interface SflowGenericInterfaceCounters extends RecordBase {
+export interface SflowGenericInterfaceCounters extends RecordBase, InterfaceCounterValues {
   kind: 'generic_interface';
-  ifIndex: number;
-  ifType: number;
-  ifSpeed: number;
-  ifDirection: number;
-  ifStatus: number;
-  inOctets: bigint;
-  inUnicastPackets: number;
-  inMulticastPackets: number;
-  inBroadcastPackets: number;
-  inDiscards: number;
-  inErrors: number;
-  inUnknownProtocols: number;
-  outOctets: bigint;
-  outUnicastPackets: number;
-  outMulticastPackets: number;
-  outBroadcastPackets: number;
-  outDiscards: number;
-  outErrors: number;
-  promiscuousMode: number;
 }
 export type SflowCounterRecord = SflowGenericInterfaceCounters | SflowUnknownRecord;
 
