@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import protobuf from 'protobufjs';
-import type { CreateSettings } from '../../core/component.js';
+import type { Component, Consumer, CreateSettings } from '../../core/component.js';
 import type { SleepFn } from './queued_retry.js';
 import { REPO_ROOT } from '../../testutil/index.js';
 export { recordingSettings, type LogLine } from '../../testutil/index.js';
-import type { Logs, Metrics, Signal, Traces } from '../../model/otlp.js';
+import { ITEM_UNIT, type Logs, type Metrics, type Signal, type Traces } from '../../model/otlp.js';
 import { ExportTraceServiceRequestSchema } from '../../wire/otlp/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
 import { ExportLogsServiceRequestSchema } from '../../wire/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
 import { ExportMetricsServiceRequestSchema } from '../../wire/otlp/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb.js';
@@ -616,8 +616,24 @@ export const SAMPLES = {
 
 /** An exporter counter for one signal, e.g. counter(settings, 'traces', 'sent'). */
 export function exporterCounter(settings: CreateSettings, signal: Signal, what: string): Promise<number> {
-  const unit = { traces: 'spans', logs: 'log_records', metrics: 'metric_points' }[signal];
-  return settings.metrics.value(`netspan_exporter_${what}_${unit}_total`, { exporter: settings.id });
+  return settings.metrics.value(`netspan_exporter_${what}_${ITEM_UNIT[signal]}_total`, { exporter: settings.id });
+}
+
+/**
+ * Sends one sample batch of logs, then one of metrics, each through its own exporter made by
+ * `make`, and checks that each exporter counted its items as sent.
+ */
+export async function exportLogsAndMetrics(
+  settings: CreateSettings,
+  make: (signal: 'logs' | 'metrics') => Component & Consumer<'logs' | 'metrics'>,
+): Promise<void> {
+  for (const signal of ['logs', 'metrics'] as const) {
+    const exporter = make(signal);
+    await exporter.start();
+    await exporter.consume(SAMPLES[signal].make() as never);
+    await exporter.shutdown();
+    assert.equal(await exporterCounter(settings, signal, 'sent'), SAMPLES[signal].items);
+  }
 }
 
 /** Polls until `check` holds (event-driven code under test, no fixed sleeps in assertions). */

@@ -20,6 +20,7 @@ import {
   eventually,
   fakeClock,
   exporterCounter,
+  exportLogsAndMetrics,
   recordingSettings,
   sampleTraces,
 } from '../exporterhelper/otlp_testkit.test.util.js';
@@ -123,13 +124,9 @@ describe('otlp (gRPC) exporter', () => {
   test('logs and metrics go to their services', async () => {
     reset();
     const settings = recordingSettings('otlp/signals');
-    for (const signal of ['logs', 'metrics'] as const) {
-      const exporter = createExporter(settings, signal, { ...plaintext(), sending_queue: { enabled: false } });
-      await exporter.start();
-      await exporter.consume(SAMPLES[signal].make() as never);
-      await exporter.shutdown();
-      assert.equal(await exporterCounter(settings, signal, 'sent'), SAMPLES[signal].items);
-    }
+    await exportLogsAndMetrics(settings, (signal) =>
+      createExporter(settings, signal, { ...plaintext(), sending_queue: { enabled: false } }),
+    );
     assert.deepEqual(
       backend.received.map((r) => r.signal),
       ['logs', 'metrics'],

@@ -21,6 +21,7 @@ import {
   eventually,
   fakeClock,
   exporterCounter,
+  exportLogsAndMetrics,
   otlpProtos,
   recordingSettings,
   sampleTraces,
@@ -156,13 +157,7 @@ describe('otlphttp exporter', () => {
     reset();
     const settings = recordingSettings('otlphttp/signals');
     const config = { endpoint: `${backend.url}/base/`, metrics_endpoint: `${backend.url}/custom/metrics` };
-    for (const signal of ['logs', 'metrics'] as const) {
-      const exporter = createExporter(settings, signal, { ...config, sending_queue: { enabled: false } });
-      await exporter.start();
-      await exporter.consume(SAMPLES[signal].make() as never);
-      await exporter.shutdown();
-      assert.equal(await exporterCounter(settings, signal, 'sent'), SAMPLES[signal].items);
-    }
+    await exportLogsAndMetrics(settings, (signal) => createExporter(settings, signal, { ...config, sending_queue: { enabled: false } }));
     assert.deepEqual(
       backend.received.map((r) => r.path),
       ['/base/v1/logs', '/custom/metrics'],
