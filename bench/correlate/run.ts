@@ -39,7 +39,7 @@ import { machineBanner, machineInfo } from '../common/machine.js';
 import { defaultResultsFile, num, parseOptions, repoRoot, runMain } from '../common/cli.js';
 import { markdownTable, writeResults } from '../common/results.js';
 import { round } from '../common/util.js';
-import { prng } from '../common/prng.js';
+import { mulberry32 as prng } from '../../src/testutil/prng.js';
 import { connectionFlows, DARTAGNAN, makeConnections, makeTraces, PORTHOS, SPREAD_MS, type Connection } from './workload.js';
 
 const USAGE = `usage: node dist/bench/correlate/run.js [options]

@@ -25,7 +25,7 @@ import type { Traces } from '../../src/model/otlp.js';
 import { ExportTraceServiceRequestSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.js';
 import type { KeyValueSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { Span_SpanKind, type SpanSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
-import { prng } from '../common/prng.js';
+import { mulberry32 as prng } from '../../src/testutil/prng.js';
 
 export const PORTHOS = '192.0.2.1';
 export const DARTAGNAN = '192.0.2.2';

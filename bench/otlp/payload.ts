@@ -16,7 +16,7 @@ import { ExportTraceServiceRequestSchema } from '../../src/wire/otlp/gen/opentel
 import { Span_SpanKind, Status_StatusCode, type SpanSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
 import type { KeyValueSchema } from '../../src/wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { spanCount, type Traces } from '../../src/model/otlp.js';
-import { prng } from '../common/prng.js';
+import { mulberry32 as prng } from '../../src/testutil/prng.js';
 
 export const SPANS_PER_TRACE = 10;
 export const TRACES_PER_REQUEST = 10;

@@ -5,18 +5,10 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { repoPath } from '../testutil/index.js';
+import { mulberry32Uint32 } from '../testutil/prng.js';
 
 /** mulberry32: a small, fast, seeded PRNG; returns uint32 values. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+export const prng = mulberry32Uint32;
 
 const INTERESTING_BYTES = [0x00, 0x01, 0x02, 0x04, 0x05, 0x06, 0x11, 0x3a, 0x7f, 0x80, 0xfe, 0xff];
 const INTERESTING_WORDS = [

@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
+import { mulberry32 } from '../testutil/prng.js';
 import { NetspanError } from '../core/errors.js';
 import type { FlowRecord } from '../model/flow.js';
 import { parseAddress } from './address.js';
@@ -263,16 +264,7 @@ function assertOrdered(matches: FlowMatch[], what: string): void {
 }
 
 /** Deterministic PRNG (mulberry32), so a failing property run can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom = mulberry32;
 
 function isBadQueryError(err: unknown): boolean {
   return err instanceof EvidenceQueryError && err instanceof NetspanError && err.code === 'EVIDENCE_BAD_QUERY';

@@ -16,6 +16,7 @@ import { IeType } from './ie-types.js';
 import { ipfixElement, netflowV9Field } from './registry.js';
 import { TemplateState } from './templates.js';
 import type { DecodeContext, DecodeIssue, OptionsRecord } from './types.js';
+import { mulberry32 } from '../../../testutil/prng.js';
 
 export const LOGSTASH_DIR = join(SHARED_DIR, 'data', 'netflow', 'logstash-codec-netflow');
 export const GOFLOW_DIR = join(SHARED_DIR, 'data', 'netflow', 'goflow2');
@@ -442,16 +443,7 @@ export function toJson(value: unknown): unknown {
 }
 
 /** Seeded PRNG (mulberry32), so fuzz failures reproduce from the seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 // ---------------------------------------------------------------------------------------------
 // Field-by-field comparison with TShark

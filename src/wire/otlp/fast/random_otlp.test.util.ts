@@ -39,18 +39,16 @@ import {
   ExportLogsServiceRequestSchema,
   type ExportLogsServiceRequest,
 } from '../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
+import { mulberry32 } from '../../../testutil/prng.js';
 
 /** A small, fast, seeded PRNG (mulberry32). */
 export class Rng {
-  private state: number;
+  private readonly random: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.random = mulberry32(seed);
   }
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.random();
   }
   /** An integer in [0, n). */
   int(n: number): number {
