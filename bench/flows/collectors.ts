@@ -13,7 +13,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { NetspanRun } from './netspan-launch.js';
+import { NetspanProcess } from '../../test/e2e/netspan-process.js';
 import { cpuTicks, memoryStatus, systemTicks } from '../common/procstat.js';
 import type { FlowCapture } from './captures.js';
 import { passesFor, replay, type ReplayResult } from './replay.js';
@@ -78,8 +78,6 @@ export interface CollectorOptions {
   warmupRate: number;
   ticksPerSecond: number;
   workDir: string;
-  /** dist/src/cli/main.js */
-  cli: string;
   /** Node flags for netspan (e.g. --cpu-prof). */
   nodeArgs?: string[];
   log: (line: string) => void;
@@ -171,7 +169,7 @@ service:
 export class NetspanCollector implements Collector {
   readonly name = 'netspan' as const;
   recordsPerPass: number;
-  private proc: NetspanRun | undefined;
+  private proc: NetspanProcess | undefined;
   private port = 0;
   /** Warnings netspan logged (e.g. a capped socket buffer), kept for the report. */
   readonly warnings: string[] = [];
@@ -187,10 +185,16 @@ export class NetspanCollector implements Collector {
     return this.proc?.child.pid;
   }
 
-  private async ensure(): Promise<NetspanRun> {
+  private async ensure(): Promise<NetspanProcess> {
     if (this.proc && this.proc.child.exitCode === null) return this.proc;
-    const proc = await NetspanRun.start(this.opts.cli, netspanConfig(this.opts.socketBufferBytes, this.opts.workers), this.opts.nodeArgs);
-    this.port = proc.udpPort;
+    const proc = await NetspanProcess.start(
+      netspanConfig(this.opts.socketBufferBytes, this.opts.workers),
+      {},
+      { nodeArgs: this.opts.nodeArgs },
+    );
+    const listening = await proc.waitForLog((l) => l.msg === 'flow receiver listening');
+    const udp = (listening.udp as string[])[0]!;
+    this.port = Number(udp.slice(udp.lastIndexOf(':') + 1));
     this.proc = proc;
     if (this.opts.warmupSeconds > 0) {
       // JIT warm-up: a replay at a low rate, not counted
@@ -278,6 +282,7 @@ export class NetspanCollector implements Collector {
       if (!this.warnings.includes(text)) this.warnings.push(text);
     }
     const code = await p.stop();
+    rmSync(p.dir, { recursive: true, force: true });
     if (code !== 0) this.opts.log(`  ⚠ netspan exited with code ${code}`);
   }
 }

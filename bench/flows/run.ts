@@ -443,7 +443,6 @@ async function main(): Promise<void> {
     warmupRate: 50_000,
     ticksPerSecond,
     workDir,
-    cli: join(root, 'dist', 'src', 'cli', 'main.js'),
     log,
   };
   let restoreRmem: number | undefined;

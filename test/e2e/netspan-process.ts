@@ -46,13 +46,13 @@ export class NetspanProcess {
   static async start(
     configYaml: string,
     env: NodeJS.ProcessEnv = {},
-    options: { commandPrefix?: readonly string[] } = {},
+    options: { commandPrefix?: readonly string[]; nodeArgs?: readonly string[] } = {},
   ): Promise<NetspanProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'netspan-e2e-'));
     const configPath = join(dir, 'config.yaml');
     writeFileSync(configPath, configYaml.replaceAll('$DIR', dir));
     const [file, ...prefixArgs] = [...(options.commandPrefix ?? []), process.execPath];
-    const child = spawn(file!, [...prefixArgs, CLI, 'run', '--config', configPath], {
+    const child = spawn(file!, [...prefixArgs, ...(options.nodeArgs ?? []), CLI, 'run', '--config', configPath], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -89,6 +89,11 @@ export class NetspanProcess {
   }
 
   /** SIGTERM, then the exit code (a graceful shutdown exits 0). */
+  /** Log lines at warn level or above. */
+  warnings(): LogLine[] {
+    return this.logs.filter((l) => l.level === 'warn' || l.level === 'error' || l.level === 'fatal');
+  }
+
   async stop(): Promise<number | null> {
     if (this.child.exitCode === null) this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
