@@ -5,6 +5,7 @@
 import type { ZodType, ZodTypeDef } from 'zod';
 import type { Signal, SignalData } from '../model/otlp.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
+import type { Observation } from '../model/observation.js';
 import type { FlowStore } from '../evidence/store.js';
 import type { PackedFlows } from '../evidence/memory/rows.js';
 import type { Logger } from './telemetry/logger.js';
@@ -43,6 +44,8 @@ export interface EvidenceSink {
    */
   addPackedFlows?(batch: PackedFlows): void;
   addInterfaceCounters(samples: readonly InterfaceCounters[]): void;
+  /** Packet observations (IOAM traces, HTTP observations) from agents, the kernel or ioam-api reporters. */
+  addObservations(observations: readonly Observation[]): void;
 }
 
 /**

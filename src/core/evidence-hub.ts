@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { EvidenceSink } from './component.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
+import type { Observation } from '../model/observation.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 import type { Logger } from './telemetry/logger.js';
 import type { FlowStore } from '../evidence/store.js';
@@ -55,6 +56,11 @@ export class EvidenceHub implements EvidenceSink {
     this.metrics
       .counter('netspan_evidence_interface_counters_received_total', 'Interface counter samples received (not yet stored).', [])
       .inc(samples.length);
+  }
+
+  addObservations(observations: readonly Observation[]): void {
+    // The observation store arrives with the packet-evidence correlation; until then they are counted.
+    this.metrics.counter('netspan_evidence_observations_received_total', 'Packet observations received.', []).inc(observations.length);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Consumer, CreateSettings, EvidenceSink, EvidenceStores } from '../core/component.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
+import type { Observation } from '../model/observation.js';
 import { CapacityError } from '../core/errors.js';
 import { unpackFlows, type PackedFlows } from '../evidence/memory/rows.js';
 import { Writable } from 'node:stream';
@@ -15,6 +16,7 @@ import type { Signal, SignalData } from '../model/otlp.js';
 export class RecordingEvidence implements EvidenceSink {
   readonly flows: FlowRecord[] = [];
   readonly counters: InterfaceCounters[] = [];
+  readonly observations: Observation[] = [];
   /** Batches that came packed (addPackedFlows); their records are in `flows` too, as the store would give them back. */
   packedBatches = 0;
   addFlows(records: readonly FlowRecord[]): void {
@@ -26,6 +28,9 @@ export class RecordingEvidence implements EvidenceSink {
   }
   addInterfaceCounters(samples: readonly InterfaceCounters[]): void {
     for (const c of samples) this.counters.push(c);
+  }
+  addObservations(observations: readonly Observation[]): void {
+    for (const o of observations) this.observations.push(o);
   }
 }
 
