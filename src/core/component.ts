@@ -7,6 +7,7 @@ import type { Signal, SignalData } from '../model/otlp.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
 import type { Observation } from '../model/observation.js';
 import type { FlowStore } from '../evidence/store.js';
+import type { MemoryObservationStore } from '../evidence/observations/store.js';
 import type { PackedFlows } from '../evidence/memory/rows.js';
 import type { Logger } from './telemetry/logger.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
@@ -54,6 +55,7 @@ export interface EvidenceSink {
  */
 export interface EvidenceStores {
   readonly flows?: FlowStore;
+  readonly observations?: MemoryObservationStore;
 }
 
 /** What a factory gets besides the config: its id ("type" or "type/name"), a logger, metrics, the evidence sink and stores. */

@@ -12,6 +12,7 @@ import type { FlowStore } from '../evidence/store.js';
 import { MemoryFlowStore } from '../evidence/memory/store.js';
 import { memoryFlowStoreConfigSchema } from '../evidence/memory/config.js';
 import { errorMessage } from './errors.js';
+import { MemoryObservationStore, observationStoreConfigSchema } from '../evidence/observations/store.js';
 import { unpackFlows, type PackedFlows } from '../evidence/memory/rows.js';
 
 /** The `evidence:` section of the config: where network evidence is kept for the correlation. */
@@ -19,6 +20,8 @@ export const evidenceConfigSchema = z
   .object({
     /** Flow records from the flow receivers, kept in memory (typed arrays) for the correlation window. */
     flows: memoryFlowStoreConfigSchema.default({}),
+    /** Packet observations (IOAM traces, HTTP observations) from agents and ioam-api reporters, kept in memory. */
+    observations: observationStoreConfigSchema.default({}),
   })
   .strict()
   .default({});
@@ -27,6 +30,7 @@ export type EvidenceConfig = z.infer<typeof evidenceConfigSchema>;
 
 export class EvidenceHub implements EvidenceSink {
   readonly flows: FlowStore;
+  readonly observations: MemoryObservationStore;
 
   constructor(
     config: EvidenceConfig,
@@ -34,6 +38,10 @@ export class EvidenceHub implements EvidenceSink {
     private readonly logger: Logger,
   ) {
     this.flows = new MemoryFlowStore({ retentionMs: config.flows.retention, maxFlows: config.flows.max_flows, metrics, id: 'flows' });
+    this.observations = new MemoryObservationStore(
+      { retentionMs: config.observations.retention, maxObservations: config.observations.max_observations },
+      metrics,
+    );
   }
 
   addFlows(records: readonly FlowRecord[]): void {
@@ -59,8 +67,7 @@ export class EvidenceHub implements EvidenceSink {
   }
 
   addObservations(observations: readonly Observation[]): void {
-    // The observation store arrives with the packet-evidence correlation; until then they are counted.
-    this.metrics.counter('netspan_evidence_observations_received_total', 'Packet observations received.', []).inc(observations.length);
+    this.observations.insert(observations);
   }
 
   async close(): Promise<void> {

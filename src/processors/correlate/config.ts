@@ -114,6 +114,28 @@ export const deviceSchema = z
      * sampled (N > 1), a connection without flows gets the reason `sampled_exporter`.
      */
     sampling_rate: z.number().int().positive().optional(),
+    /** IOAM node ids (RFC 9197 node_id / node_id_wide) of the device, so its IOAM hop spans carry its name. */
+    ioam_node_ids: z.array(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)).default([]),
+    /** Observer names the netspan agent on this device reports under (its `observer.name`, by default the host name). */
+    observers: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+/** How packet evidence (IOAM traces, agent observations) is read and shown. */
+export const packetEvidenceSchema = z
+  .object({
+    /**
+     * Unit of IOAM timestamp_subseconds. Linux writes microseconds; RFC 9197 also allows PTP
+     * nanoseconds. NTP fractions are not supported (say so here rather than guess).
+     */
+    ioam_timestamp_subseconds: z.enum(['microseconds', 'nanoseconds']).default('microseconds'),
+    /**
+     * Also write the Cross-Layer Telemetry ioam-collector's attributes on the summary span:
+     * `ioam_namespace<ns>_node<i>` = `HopLimit=..; Id=..; IngressId=..; EgressId=..; ...` (i from 1, path order).
+     */
+    clt_attributes: z.boolean().default(false),
+    /** IOAM traces and HTTP observations read at most per span. */
+    max_observations_per_span: z.number().int().positive().default(1000),
   })
   .strict();
 
@@ -156,10 +178,13 @@ export const correlateConfigSchema = z
      * (Elasticsearch); the collector's in-memory store keeps none.
      */
     span_attribute_fields: z.array(z.string().min(1)).default([]),
+    /** Packet evidence from the observation store: IOAM hop spans and observation-point spans. */
+    packets: packetEvidenceSchema.default({}),
   })
   .strict();
 
 export type CorrelateConfig = z.infer<typeof correlateConfigSchema>;
 export type DeviceConfig = z.infer<typeof deviceSchema>;
+export type PacketEvidenceConfig = z.infer<typeof packetEvidenceSchema>;
 export type AttributeKeys = z.infer<typeof attributeKeysSchema>;
 export type SideKeys = AttributeKeys['client'];

@@ -22,6 +22,8 @@ export class Inventory {
   /** Any address of a device (exporter address and `addresses`) → its exporter address. */
   private readonly owners = new Map<string, string>();
   private readonly canonical = new Map<string, string>();
+  private readonly byIoamNode = new Map<number, Device>();
+  private readonly byObserver = new Map<string, Device>();
   /** Every device of the inventory declares packet sampling (and there is at least one). */
   readonly allSampled: boolean;
 
@@ -31,7 +33,11 @@ export class Inventory {
       const address = canonicalIp(key) ?? key;
       const interfaces = new Map<number, string>();
       for (const [index, name] of Object.entries(d.interfaces)) interfaces.set(Number(index), name);
-      this.devices.set(address, { address, name: d.name, interfaces, samplingRate: d.sampling_rate });
+      const device: Device = { address, name: d.name, interfaces, samplingRate: d.sampling_rate };
+      this.devices.set(address, device);
+      for (const id of d.ioam_node_ids) this.byIoamNode.set(id, device);
+      for (const o of d.observers) this.byObserver.set(o, device);
+      if (d.name !== undefined && !this.byObserver.has(d.name)) this.byObserver.set(d.name, device);
       this.owners.set(address, address);
       for (const a of d.addresses) if (!this.owners.has(a)) this.owners.set(a, address);
       if (d.sampling_rate !== undefined && d.sampling_rate > 1) sampled++;
@@ -52,6 +58,16 @@ export class Inventory {
 
   device(exporter: string): Device | undefined {
     return this.devices.get(exporter);
+  }
+
+  /** The device with this IOAM node id (short or wide). */
+  ioamNode(id: number): Device | undefined {
+    return this.byIoamNode.get(id);
+  }
+
+  /** The device an agent reports from: listed in `observers`, or named so. */
+  observer(name: string): Device | undefined {
+    return this.byObserver.get(name);
   }
 
   /** The exporter address of the device that has `address` (next-hop recognition). */

@@ -27,7 +27,10 @@ import { selectFlows, type FlowGroup } from './match.js';
 import { isComplete, pairConnections, type Connection } from './pair.js';
 import { QuartetExtractor, type Endpoint } from './quartet.js';
 import { sourceFromStores, type FlowEvidenceSource } from './source.js';
-import { SCOPE_NAME, summarySpanId, synthesize, type NoEvidenceReason, type Quartet } from './synthesize.js';
+import { SCOPE_NAME, quartetKey, summarySpanId, synthesize, type NoEvidenceReason, type Quartet } from './synthesize.js';
+import { packetSpans } from './packets.js';
+import type { MemoryObservationStore } from '../../evidence/observations/store.js';
+import type { Observation } from '../../model/observation.js';
 import { CorrelateMetrics, RateLimitedLog, type ConnectionOutcome } from './telemetry.js';
 
 const PROTOCOLS: Record<CorrelateConfig['default_transport'], number | undefined> = { tcp: 6, udp: 17, sctp: 132, any: undefined };
@@ -40,6 +43,8 @@ export interface CorrelateOptions {
   source?: FlowEvidenceSource | null;
   /** Clock for the retention check, Unix milliseconds. */
   now?: () => number;
+  /** Packet observations to read: by default the collector's store (settings.evidenceStores.observations); null for none. */
+  observations?: MemoryObservationStore | null;
 }
 
 /** A connection that will be looked up and synthesised. */
@@ -53,6 +58,8 @@ interface Planned {
   /** Index into the batch's queries; -1 when not looked up (then `reason` says why). */
   query: number;
   reason: NoEvidenceReason | undefined;
+  /** Packet evidence (IOAM traces, HTTP observations) of the connection. */
+  observations: Observation[];
 }
 
 /** What one batch amounts to, for tests and logs. */
@@ -83,6 +90,7 @@ export class Correlator {
     private readonly config: CorrelateConfig,
     private readonly source: FlowEvidenceSource | undefined,
     private readonly now: () => number = Date.now,
+    private readonly observations?: MemoryObservationStore,
   ) {
     this.extractor = new QuartetExtractor(config.attributes, config.hosts);
     this.inventory = new Inventory(config.devices);
@@ -110,8 +118,10 @@ export class Correlator {
     };
     const count = (outcome: ConnectionOutcome) => (report.connections[outcome] = (report.connections[outcome] ?? 0) + 1);
 
-    // 1. Endpoints by trace; ids of spans already synthesised.
+    // 1. Endpoints by trace; ids of spans already synthesised; packet evidence that names a span exactly.
     const byTrace = new Map<string, Endpoint[]>();
+    const observing = this.observations && this.observations.size > 0 ? this.observations : undefined;
+    const exact = new Map<string, { span: Span; observations: Observation[] }>();
     let existing: Set<string> | undefined;
     for (const rs of traces.resourceSpans)
       for (const ss of rs.scopeSpans) {
@@ -121,6 +131,11 @@ export class Correlator {
           continue;
         }
         for (const span of ss.spans) {
+          if (observing) {
+            const found = observing.bySpan(hexId(span.traceId), hexId(span.spanId));
+            if (found.length > 0)
+              exact.set(hexId(span.spanId), { span, observations: found.slice(0, this.config.packets.max_observations_per_span) });
+          }
           const e = this.extractor.extract(span);
           if (!e) continue;
           report.unresolvedHosts += e.unresolvedHosts.length;
@@ -130,7 +145,7 @@ export class Correlator {
           else byTrace.set(key, [e]);
         }
       }
-    if (byTrace.size === 0) return report;
+    if (byTrace.size === 0 && exact.size === 0) return report;
 
     // 2. Connections, and the queries for them.
     const planned: Planned[] = [];
@@ -180,6 +195,7 @@ export class Correlator {
           endUnixNano: end,
           query: -1,
           reason: undefined,
+          observations: this.packetEvidence(observing, exact, anchor, quartet, lookFrom, lookTo),
         };
         const query: FlowQuery = {
           sourceAddress: quartet.sourceAddress,
@@ -203,6 +219,18 @@ export class Correlator {
         }
         planned.push(p);
       }
+
+    // Spans named by packet evidence that no connection above covered (no quartet attributes: CLT ids are enough).
+    for (const { span, observations } of exact.values()) {
+      const p = this.plannedFromObservations(span, observations);
+      const summaryKey = hexId(summarySpanId(span.traceId, span, p.quartet));
+      if (existing?.has(summaryKey)) {
+        count('already_enriched');
+        continue;
+      }
+      (existing ??= new Set()).add(summaryKey);
+      planned.push(p);
+    }
 
     // 3. One lookup for the batch.
     let answers: (FlowMatch[] | undefined)[] = [];
@@ -266,9 +294,10 @@ export class Correlator {
       for (const g of request) if (!this.inventory.device(g.exporter)) report.unknownDeviceSpans++;
       for (const g of response) if (!this.inventory.device(g.exporter)) report.unknownDeviceSpans++;
       const hasFlows = request.length + response.length > 0;
-      count(hasFlows ? 'flows' : 'no_flows');
+      const hasPackets = p.observations.length > 0;
+      count(hasFlows ? 'flows' : hasPackets ? 'packets_only' : 'no_flows');
       const paired = p.conn.client !== undefined && p.conn.server !== undefined;
-      if (!hasFlows && !paired && !this.config.emit_without_evidence) continue;
+      if (!hasFlows && !hasPackets && !paired && !this.config.emit_without_evidence) continue;
 
       const server = p.conn.server?.span;
       const client = p.conn.client?.span;
@@ -283,6 +312,22 @@ export class Correlator {
         reparent = true;
       } else parent = server!.spanId;
 
+      const summaryId = summarySpanId(p.traceId, p.anchor, p.quartet);
+      const packets = hasPackets
+        ? packetSpans(
+            {
+              traceId: p.traceId,
+              anchor: p.anchor,
+              summaryId,
+              key: quartetKey(p.quartet),
+              flags: p.anchor.flags,
+              quartet: p.quartet,
+              observations: p.observations,
+            },
+            this.config.packets,
+            this.inventory,
+          )
+        : undefined;
       const spans = synthesize(
         {
           quartet: p.quartet,
@@ -301,9 +346,11 @@ export class Correlator {
           reason,
           thesisShape: this.config.thesis_span_shape,
           attributeFields: this.config.span_attribute_fields,
+          ...(packets ? { packets: packets.summary } : {}),
         },
         (exporter) => this.inventory.device(exporter),
       );
+      if (packets) spans.push(...packets.spans);
       if (reparent && server) server.parentSpanId = spans[0]!.spanId;
       for (const s of spans) out.push(s);
     }
@@ -318,6 +365,73 @@ export class Correlator {
     }
     report.spansSynthesized = out.length;
     return lookupError === undefined ? report : { ...report, lookupError };
+  }
+
+  /**
+   * The packet evidence of a connection: what names its anchor span exactly (CLT ids, the
+   * traceparent of its request), else the IOAM traces of the connection's packets within the
+   * spans' interval (± clock_skew). HTTP observations attach only exactly.
+   */
+  private packetEvidence(
+    store: MemoryObservationStore | undefined,
+    exact: Map<string, { observations: Observation[] }>,
+    anchor: Span,
+    quartet: Quartet,
+    from: bigint,
+    to: bigint,
+  ): Observation[] {
+    if (!store) return [];
+    const key = hexId(anchor.spanId);
+    const named = exact.get(key);
+    if (named) {
+      exact.delete(key);
+      return named.observations;
+    }
+    const skewNs = BigInt(this.skewUs) * 1000n;
+    return store
+      .byConnection(quartet, from - skewNs, (to > from ? to : from) + skewNs)
+      .filter((o) => o.kind === 'ioam')
+      .slice(0, this.config.packets.max_observations_per_span);
+  }
+
+  /** A connection for a span that only packet evidence names: its quartet as the packets give it. */
+  private plannedFromObservations(span: Span, observations: Observation[]): Planned {
+    // The request's direction: an HTTP request observation, else an IOAM trace (the kernel fills them on the sender's packets).
+    const from = observations.find((o) => o.kind === 'http' && o.message === 'request') ?? observations.find((o) => o.sourceAddress !== '');
+    const quartet: Quartet = from
+      ? {
+          sourceAddress: from.sourceAddress,
+          sourcePort: from.sourcePort,
+          destinationAddress: from.destinationAddress,
+          destinationPort: from.destinationPort,
+          protocol: from.protocol || undefined,
+        }
+      : { sourceAddress: '', sourcePort: 0, destinationAddress: '', destinationPort: 0, protocol: undefined };
+    const endpoint: Endpoint = {
+      span,
+      role: 'client',
+      sourceAddress: quartet.sourceAddress || undefined,
+      sourcePort: quartet.sourcePort,
+      destinationAddress: quartet.destinationAddress || undefined,
+      destinationPort: quartet.destinationPort,
+      protocol: quartet.protocol,
+      notIp: false,
+      states: ['ok', 'ok', 'ok', 'ok'],
+      unresolvedHosts: [],
+    };
+    const conn: Connection = { ...endpoint, client: endpoint, server: undefined };
+    const end = span.endTimeUnixNano < span.startTimeUnixNano ? span.startTimeUnixNano : span.endTimeUnixNano;
+    return {
+      conn,
+      quartet,
+      traceId: span.traceId,
+      anchor: span,
+      startUnixNano: span.startTimeUnixNano,
+      endUnixNano: end,
+      query: -1,
+      reason: undefined,
+      observations,
+    };
   }
 
   /** The span interval flows must overlap: the client span, or for a pair both spans. */
@@ -347,7 +461,8 @@ export class CorrelateProcessor implements Component, Consumer<'traces'> {
   ) {
     this.id = settings.id;
     this.source = options.source === null ? undefined : (options.source ?? sourceFromStores(settings.evidenceStores));
-    this.correlator = new Correlator(config, this.source, options.now);
+    const observations = options.observations === null ? undefined : (options.observations ?? settings.evidenceStores?.observations);
+    this.correlator = new Correlator(config, this.source, options.now, observations);
     this.metrics = new CorrelateMetrics(settings.metrics, settings.id);
     this.lookupLog = new RateLimitedLog(settings.logger);
   }

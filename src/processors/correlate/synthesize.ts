@@ -11,6 +11,7 @@ import { formatEndpoint } from './address.js';
 import type { Device } from './devices.js';
 import { spanIdOf } from './ids.js';
 import type { FlowGroup } from './match.js';
+import type { PacketSummary } from './packets.js';
 
 /** The instrumentation scope of every synthesised span; spans under it are never read as input. */
 export const SCOPE_NAME = 'netspan';
@@ -69,9 +70,9 @@ export type TimingAccuracy = 'exact' | 'coarse' | 'none';
 const KV = 'opentelemetry.proto.common.v1.KeyValue' as const;
 const ANY = 'opentelemetry.proto.common.v1.AnyValue' as const;
 const kv = (key: string, value: AnyValue['value']): KeyValue => ({ $typeName: KV, key, keyStrindex: 0, value: { $typeName: ANY, value } });
-const str = (key: string, value: string): KeyValue => kv(key, { case: 'stringValue', value });
-const int = (key: string, value: number): KeyValue => kv(key, { case: 'intValue', value: BigInt(Math.trunc(value)) });
-const dbl = (key: string, value: number): KeyValue => kv(key, { case: 'doubleValue', value });
+export const str = (key: string, value: string): KeyValue => kv(key, { case: 'stringValue', value });
+export const int = (key: string, value: number): KeyValue => kv(key, { case: 'intValue', value: BigInt(Math.trunc(value)) });
+export const dbl = (key: string, value: number): KeyValue => kv(key, { case: 'doubleValue', value });
 const strArray = (key: string, values: readonly string[]): KeyValue =>
   create(KeyValueSchema, {
     key,
@@ -117,6 +118,8 @@ export interface SummaryInput {
   thesisShape: boolean;
   /** Flow document fields copied onto device spans (span_attribute_fields). */
   attributeFields?: readonly string[];
+  /** What packet evidence (IOAM, agent observations) adds to the summary (packets.ts). */
+  packets?: PacketSummary;
 }
 
 export function summarySpanId(traceId: Uint8Array, anchor: Span, quartet: Quartet): Uint8Array {
@@ -124,6 +127,8 @@ export function summarySpanId(traceId: Uint8Array, anchor: Span, quartet: Quarte
 }
 
 function summaryName(q: Quartet, thesis: boolean): string {
+  // Evidence that named the span but not its connection (an ioam-api report) leaves the quartet unknown.
+  if (q.sourceAddress === '') return 'network path';
   if (thesis) return `${formatEndpoint(q.sourceAddress, q.sourcePort)}-${formatEndpoint(q.destinationAddress, q.destinationPort)}`;
   return `network ${formatEndpoint(q.sourceAddress, q.sourcePort)} → ${formatEndpoint(q.destinationAddress, q.destinationPort)}`;
 }
@@ -132,14 +137,17 @@ function summaryName(q: Quartet, thesis: boolean): string {
 export function synthesize(input: SummaryInput, lookupDevice: (exporter: string) => Device | undefined): Span[] {
   const q = input.quartet;
   const summaryId = summarySpanId(input.traceId, input.anchor, q);
-  const attributes: KeyValue[] = [
-    str(ATTR.sourceAddress, q.sourceAddress),
-    int(ATTR.sourcePort, q.sourcePort),
-    str(ATTR.destinationAddress, q.destinationAddress),
-    int(ATTR.destinationPort, q.destinationPort),
-  ];
-  if (q.protocol !== undefined) attributes.push(str(ATTR.transport, transportName(q.protocol)));
-  attributes.push(str(ATTR.networkType, q.sourceAddress.includes(':') ? 'ipv6' : 'ipv4'));
+  const attributes: KeyValue[] = [];
+  if (q.sourceAddress !== '') {
+    attributes.push(
+      str(ATTR.sourceAddress, q.sourceAddress),
+      int(ATTR.sourcePort, q.sourcePort),
+      str(ATTR.destinationAddress, q.destinationAddress),
+      int(ATTR.destinationPort, q.destinationPort),
+    );
+    if (q.protocol !== undefined) attributes.push(str(ATTR.transport, transportName(q.protocol)));
+    attributes.push(str(ATTR.networkType, q.sourceAddress.includes(':') ? 'ipv6' : 'ipv4'));
+  }
 
   const clientMs = input.client ? nsToMs(input.client.endTimeUnixNano - input.client.startTimeUnixNano) : undefined;
   const serverMs = input.server ? nsToMs(input.server.endTimeUnixNano - input.server.startTimeUnixNano) : undefined;
@@ -159,16 +167,19 @@ export function synthesize(input: SummaryInput, lookupDevice: (exporter: string)
       flowCount++;
       if (f.timeResolutionNano > resolutionNs) resolutionNs = f.timeResolutionNano;
     }
-  evidence.push(...[...types].sort());
+  evidence.push(...[...types].sort(), ...(input.packets?.kinds ?? []));
   attributes.push(strArray(ATTR.evidence, evidence));
-  const accuracy: TimingAccuracy = input.client && input.server ? 'exact' : flowCount > 0 ? 'coarse' : 'none';
+  const accuracy: TimingAccuracy =
+    (input.client && input.server) || input.packets?.exactTiming ? 'exact' : flowCount > 0 ? 'coarse' : 'none';
   attributes.push(str(ATTR.timingAccuracy, accuracy));
   if (flowCount > 0) attributes.push(dbl(ATTR.flowResolutionMs, resolutionNs / 1e6));
   attributes.push(int(ATTR.devices, new Set(groups.map((g) => g.exporter)).size));
   attributes.push(int(ATTR.flowCount, flowCount));
   attributes.push(int(ATTR.rejected, input.rejected));
   attributes.push(int(ATTR.ambiguous, input.ambiguous));
-  if (flowCount === 0 && input.reason !== undefined) attributes.push(str(ATTR.noEvidenceReason, input.reason));
+  if (flowCount === 0 && !input.packets?.kinds.length && input.reason !== undefined)
+    attributes.push(str(ATTR.noEvidenceReason, input.reason));
+  if (input.packets) attributes.push(...input.packets.attributes);
 
   const spans: Span[] = [
     create(SpanSchema, {

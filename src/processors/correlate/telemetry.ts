@@ -14,7 +14,7 @@ import type { SelfMetrics } from '../../core/telemetry/metrics.js';
  *  - already_enriched: its summary span is already in the batch (re-processing, a span delivered twice).
  */
 export type ConnectionOutcome =
-  'flows' | 'no_flows' | 'incomplete_quartet' | 'unresolved_host' | 'malformed' | 'not_ip' | 'already_enriched';
+  'flows' | 'packets_only' | 'no_flows' | 'incomplete_quartet' | 'unresolved_host' | 'malformed' | 'not_ip' | 'already_enriched';
 
 export class CorrelateMetrics {
   private readonly connections: Counter<'processor' | 'outcome'>;

@@ -54,6 +54,11 @@ export const otlpReceiverConfigSchema = z
       .refine((p) => p.grpc !== undefined || p.http !== undefined, { message: 'enable at least one of grpc, http' }),
     /** Retry-After (seconds) sent with 503 / UNAVAILABLE when the pipeline is full. */
     retry_after_seconds: z.number().int().positive().default(DEFAULT_RETRY_AFTER_SECONDS),
+    /**
+     * Take `netspan agent` observations (OTLP log records with a netspan observation event name)
+     * as network evidence for the correlation, also when no logs pipeline lists this receiver.
+     */
+    agent_observations: z.boolean().default(true),
   })
   .strict();
 

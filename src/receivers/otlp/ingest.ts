@@ -7,6 +7,7 @@ import { CapacityError, NetspanError } from '../../core/errors.js';
 import { RESPONSE_SCHEMA } from '../../wire/otlp/codec.js';
 import type { Consumer } from '../../core/component.js';
 import type { ReceiverReport } from '../../core/obsreport.js';
+import { ObservationIntake } from './observations.js';
 import { itemCount, type Logs, type Signal, type SignalData, type Traces } from '../../model/otlp.js';
 
 export interface IngestResult {
@@ -92,6 +93,11 @@ export async function ingest<S extends Signal>(
       : signal === 'logs'
         ? dropInvalidLogs(data as Logs)
         : { rejected: 0, message: '' };
+  if (consumer instanceof ObservationIntake) {
+    const screened = consumer.screen(data as Logs);
+    result.rejected += screened.rejected;
+    result.message ||= screened.message;
+  }
   const count = itemCount(signal, data);
   report.refused(signal, transport, 'invalid', result.rejected);
   if (count === 0 && result.rejected > 0) throw new AllRejectedError(result.message, result.rejected);

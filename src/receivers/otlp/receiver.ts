@@ -4,6 +4,7 @@ import { formatAddress } from '../../core/net/server.js';
 import { OtlpGrpcServer } from './grpc.js';
 import { OtlpHttpServer } from './http.js';
 import type { OtlpReceiverConfig } from './config.js';
+import { ObservationIntake } from './observations.js';
 
 /** The OTLP receiver: gRPC and/or HTTP servers feeding the pipelines that list it. */
 export class OtlpReceiver implements Component {
@@ -12,11 +13,17 @@ export class OtlpReceiver implements Component {
   /** Bound addresses once started ("host:port"), e.g. to learn the port chosen for port 0. */
   readonly addresses: { http?: string; grpc?: string } = {};
 
+  private readonly consumers: Consumers;
+
   constructor(
     private readonly settings: CreateSettings,
     private readonly config: OtlpReceiverConfig,
-    private readonly consumers: Consumers,
-  ) {}
+    consumers: Consumers,
+  ) {
+    this.consumers = config.agent_observations
+      ? { ...consumers, logs: new ObservationIntake(settings.evidence, consumers.logs) }
+      : consumers;
+  }
 
   async start(): Promise<void> {
     const report = new ReceiverReport(this.settings.metrics, this.settings.id);
