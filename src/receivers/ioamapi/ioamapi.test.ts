@@ -380,6 +380,15 @@ function report(
   });
 }
 
+/** Waits for a condition that follows from events already under way (bounded, so a bug fails instead of hanging). */
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail('condition never became true');
+}
+
 const bearer = (token: string) => {
   const md = new grpc.Metadata();
   md.set('authorization', `Bearer ${token}`);
@@ -460,6 +469,35 @@ describe('ioam_api receiver with a grpc-js client', () => {
   });
 });
 
+describe('ioam_api receiver: an agent stream that never ends', () => {
+  test('traces are stored while the stream is open; shutdown answers it with an Empty', async () => {
+    const h = await startReceiver();
+    const client = new grpc.Client(h.target, grpc.credentials.createInsecure());
+    try {
+      const status = new Promise<grpc.status>((resolve) => {
+        const call = client.makeClientStreamRequest(
+          IOAM_API_REPORT_PATH,
+          (b: Uint8Array) => Buffer.from(b),
+          (b: Buffer) => b,
+          new grpc.Metadata(),
+          (err: grpc.ServiceError | null) => resolve(err ? err.code : grpc.status.OK),
+        );
+        call.on('error', () => {});
+        call.write(encodeIoamTrace(cltTrace()));
+        call.write(encodeIoamTrace(cltTrace()));
+      });
+      await until(() => h.evidence.observations.length >= 2);
+      assert.equal(await h.settings.metrics.value('netspan_receiver_requests_total'), 0);
+      await h.receiver.shutdown();
+      assert.equal(await status, grpc.status.OK);
+      assert.equal(await h.settings.metrics.value('netspan_receiver_requests_total', { outcome: 'shutdown' }), 1);
+    } finally {
+      client.close();
+      await h.receiver.shutdown();
+    }
+  });
+});
+
 describe('ioam_api receiver: TLS and bearer token', () => {
   let h: Harness;
   const credentials = () => grpc.credentials.createSsl(readFileSync(join(TESTDATA, 'server.crt')));
@@ -505,8 +543,7 @@ describe('ioam_api receiver: logs pipeline refusals and rate-limited warnings', 
       assert.equal(res.code, grpc.status.OK);
       assert.equal(h.evidence.observations.length, 1);
       // The drop is counted once the pipeline's refusal arrives.
-      for (let i = 0; i < 100 && (await settings.metrics.value('netspan_ioam_api_log_records_dropped_total')) === 0; i++)
-        await new Promise((r) => setImmediate(r));
+      await until(async () => (await settings.metrics.value('netspan_ioam_api_log_records_dropped_total')) > 0);
       assert.equal(await settings.metrics.value('netspan_ioam_api_log_records_dropped_total', { reason: 'capacity' }), 1);
       const warnings = settings.logs.filter((l) => l.level === 'warn' || (l.level as unknown) === 40);
       assert.equal(warnings.filter((l) => /malformed trace/.test(l.msg)).length, 1);

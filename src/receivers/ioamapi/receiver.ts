@@ -37,7 +37,7 @@ import type { IoamApiReceiverConfig } from './config.js';
 export const IOAM_API_REPORT_PATH = '/ioam_api.IOAMService/Report';
 /** The same kind of problem from the same agent is logged at most once per this interval. */
 const ISSUE_LOG_INTERVAL_MS = 10_000;
-/** How long shutdown waits for open streams before cutting them. */
+/** How long shutdown waits for answered streams to close before cutting them. */
 const SHUTDOWN_GRACE_MS = 2_000;
 
 const passBytes = (b: Buffer) => b;
@@ -65,6 +65,8 @@ export class IoamApiReceiver implements Component {
   private server: Server | undefined;
   private readonly report: ReceiverReport;
   private readonly issueLoggedAt = new Map<string, number>();
+  /** Ends each open Report stream with an Empty (used at shutdown). */
+  private readonly openStreams = new Set<() => void>();
   /** Bound address once started ("host:port"), e.g. to learn the port chosen for port 0. */
   address: string | undefined;
 
@@ -106,7 +108,8 @@ export class IoamApiReceiver implements Component {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    // Agents keep their stream open for good: wait briefly for the ones ending, then cut the rest.
+    // Agents keep their stream open for good: hand on what arrived and answer each, then stop.
+    for (const close of [...this.openStreams]) close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         server.forceShutdown();
@@ -175,6 +178,7 @@ export class IoamApiReceiver implements Component {
     const finish = (outcome: string) => {
       if (done) return;
       done = true;
+      this.openStreams.delete(close);
       flush();
       this.report.request('grpc', outcome);
     };
@@ -217,16 +221,20 @@ export class IoamApiReceiver implements Component {
       finish(refused > 0 ? 'partial_success' : 'ok');
       callback(null, EMPTY);
     });
-    call.on('error', (err: Error & { code?: number }) => {
-      // grpc-js has ended the call already (a message over the limit, a reset stream): keep what arrived.
-      const outcome = err.code === GrpcStatus.RESOURCE_EXHAUSTED ? 'too_large' : 'error';
-      if (outcome === 'too_large') {
-        this.refused('too_large');
-        this.logIssue(peer, 'RESOURCE_EXHAUSTED', `stream ended: ${err.message}`);
-      }
-      finish(outcome);
+    call.on('error', (err: Error) => {
+      this.logIssue(peer, 'STREAM_ERROR', `stream failed: ${err.message}`, 'debug');
+      finish('error');
     });
+    // The client went away, or grpc-js ended the call itself: a message over max_recv_msg_size_mib
+    // gets RESOURCE_EXHAUSTED from grpc-js before it reaches this handler. What arrived is kept.
     call.on('cancelled', () => finish('cancelled'));
+    // At shutdown an agent's endless stream is answered like a finished one; the agent reconnects.
+    const close = () => {
+      if (done) return;
+      finish('shutdown');
+      callback(null, EMPTY);
+    };
+    this.openStreams.add(close);
   }
 
   /** Hands a batch to the evidence store and, in a logs pipeline, on as log records. */
