@@ -184,6 +184,7 @@ export class IoamApiReceiver implements Component {
     };
 
     call.on('data', (message: Buffer) => {
+      if (done) return; // answered already (shutdown): the client's late messages are not taken
       received++;
       this.count('received', 1);
       try {
