@@ -240,7 +240,14 @@ export class IoamApiReceiver implements Component {
 
   /** Hands a batch to the evidence store and, in a logs pipeline, on as log records. */
   private deliver(observations: IoamObservation[], peer: string): void {
-    this.settings.evidence.addObservations(observations);
+    try {
+      this.settings.evidence.addObservations(observations);
+    } catch (err) {
+      // Runs from a timer as well as from the stream: a failing store must not take the process down.
+      this.refused('evidence_error', observations.length);
+      this.logIssue(peer, 'EVIDENCE_ERROR', `the evidence store refused IOAM traces: ${errorMessage(err)}`);
+      return;
+    }
     this.count('accepted', observations.length);
     const logs = this.consumers.logs;
     if (!logs) return;
