@@ -553,6 +553,24 @@ describe('ioam_api receiver: logs pipeline refusals and rate-limited warnings', 
   });
 });
 
+describe('ioam_api receiver: a failing evidence store', () => {
+  test('is counted and logged; the receiver keeps serving', async () => {
+    const settings = testSettings('ioam_api/evidence');
+    settings.evidence.addObservations = () => {
+      throw new Error('store closed');
+    };
+    const h = await startReceiver({}, settings);
+    try {
+      assert.equal((await report(h.target, [encodeIoamTrace(cltTrace())])).code, grpc.status.OK);
+      assert.equal(await metric(settings, 'refused', { reason: 'evidence_error' }), 1);
+      assert.equal((await report(h.target, [encodeIoamTrace(cltTrace())])).code, grpc.status.OK);
+      assert.equal(await metric(settings, 'refused', { reason: 'evidence_error' }), 2);
+    } finally {
+      await h.receiver.shutdown();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // An independent implementation as the peer: Python's grpcio and protobuf, with modules compiled
 // from the vendored protos by grpc_tools.protoc, building messages as the Python agent does.
