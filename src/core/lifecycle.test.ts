@@ -18,6 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'netspan-lifecycle-'));
 const MINIMAL_CONFIG: Record<string, unknown> = {
   'receiver/otlp': { protocols: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
   'receiver/netflow': { endpoints: ['127.0.0.1:0'], tcp_endpoint: '127.0.0.1:0', workers: 1 },
+  'receiver/ioam_api': { endpoint: '127.0.0.1:0' },
   'processor/groupbytrace': { wait_duration: '10ms' },
   'processor/correlate': {},
   'processor/ipfix_lookup': {},
