@@ -336,7 +336,8 @@ static void deliver(ioam_source *s, napi_value err, napi_value events) {
   napi_env env = s->env;
   napi_value cb, recv, argv[3], result;
   if (!s->callback || napi_get_reference_value(env, s->callback, &cb) != napi_ok || !cb) return;
-  napi_get_undefined(env, &recv);
+  /* make_callback converts the receiver to an object: undefined would throw. */
+  napi_get_global(env, &recv);
   argv[0] = err;
   argv[1] = events;
   argv[2] = u32_value(env, s->lost);
