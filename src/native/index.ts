@@ -79,7 +79,9 @@ function load(): { binding: NativeBinding } | { error: NativeUnavailableError } 
   const path = addonPath();
   if (!path || !existsSync(path)) {
     loaded = {
-      error: new NativeUnavailableError('not built (build/Release/netspan_native.node is missing; `npm run install` in the package builds it)'),
+      error: new NativeUnavailableError(
+        'not built (build/Release/netspan_native.node is missing; `npm run install` in the package builds it)',
+      ),
     };
     return loaded;
   }
