@@ -190,7 +190,8 @@ export function enable(socket: Socket, traceId: string, spanId: string, options:
     socket.off('connect', onConnect);
     socket.off('close', onClose);
   };
-  return apply(socket, state).status === 'on' ? { status: 'on' } : { status: 'pending' };
+  // Called where the socket exists already (a 'connectionAttempt' listener): set now.
+  return apply(socket, state);
 }
 
 /**

@@ -36,6 +36,11 @@ export interface IoamEventSourceEvents {
 
 const BIT22 = 1 << 1;
 
+/**
+ * Kernel IOAM events of this process's network namespace. start() opens the socket (errors
+ * thrown there), 'event' brings each event, 'error' a failure of the open socket (then
+ * 'close'); as with any EventEmitter, an 'error' without a listener is thrown (uncaught).
+ */
 export class IoamEventSource extends EventEmitter<IoamEventSourceEvents> {
   private handle: NativeIoamEventsHandle | undefined;
   private referenced = true;
