@@ -347,3 +347,21 @@ function decodeIoamOption(
   }
   trace.nodes = packetOrder.reverse();
 }
+
+/**
+ * One node's data without its trace option around it, as the kernel's IOAM6_EVENT_TRACE event
+ * gives it (the event's data starts with the reporting node): the fixed fields from the first
+ * `nodeLength` 4-octet words of `data`, then the opaque state snapshot when trace type bit 22 is
+ * set. `traceType` is the 24-bit trace type. Never throws: fields that do not fit are left out.
+ */
+export function decodeIoamNodeData(data: Uint8Array, traceType: number, nodeLength: number): IoamNode {
+  const fixed = nodeLength * 4;
+  const node = decodeFixed(data, 0, Math.min(fixed, data.length), traceType);
+  if ((traceType & BIT22) !== 0 && fixed + 4 <= data.length) {
+    const length = data[fixed]!;
+    const end = fixed + 4 + length * 4;
+    if (end <= data.length)
+      node.opaque_state_snapshot = { length, schema_id: avail(u24(data, fixed + 1), 0xffffff), data: data.slice(fixed + 4, end) };
+  }
+  return node;
+}

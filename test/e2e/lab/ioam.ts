@@ -1,0 +1,57 @@
+/**
+ * An IPv6 IOAM lab: client ── router ── server (routedStar), IOAM enabled on the router's
+ * client-facing interface and on the server's interface (the ingress interfaces of
+ * client-to-server packets), both nodes in IOAM namespace `namespaceId`. What each node writes
+ * (node id, interface ids) is fixed here so tests can check it.
+ */
+import { routedStar, type Lab, type Leg } from './netns.js';
+
+export interface IoamNodeConfig {
+  ns: string;
+  /** net.ipv6.ioam6_id of the namespace. */
+  nodeId: number;
+  /** Interface receiving client-to-server packets, and its ioam6_id. */
+  ingress: string;
+  ingressId: number;
+  /** Interface sending them on (the server has none: 65535, unavailable), and its ioam6_id. */
+  egress?: string;
+  egressId?: number;
+}
+
+export interface IoamLab {
+  namespaceId: number;
+  client: Leg;
+  server: Leg;
+  router: IoamNodeConfig;
+  serverNode: IoamNodeConfig;
+}
+
+async function ioamNode(lab: Lab, node: IoamNodeConfig, namespaceId: number): Promise<void> {
+  const values: Record<string, number> = {
+    'net.ipv6.ioam6_id': node.nodeId,
+    [`net.ipv6.conf.${node.ingress}.ioam6_enabled`]: 1,
+    [`net.ipv6.conf.${node.ingress}.ioam6_id`]: node.ingressId,
+  };
+  if (node.egress !== undefined) values[`net.ipv6.conf.${node.egress}.ioam6_id`] = node.egressId ?? 0;
+  await lab.sysctl(node.ns, values);
+  await lab.ip(node.ns, ['ioam', 'namespace', 'add', String(namespaceId)]);
+}
+
+/** Builds the lab in `lab` (which the caller destroys). */
+export async function ioamLab(lab: Lab, namespaceId = 123): Promise<IoamLab> {
+  const star = await routedStar(lab, ['client', 'server']);
+  const client = star.legs.client!;
+  const server = star.legs.server!;
+  const router: IoamNodeConfig = {
+    ns: star.router,
+    nodeId: 1001,
+    ingress: client.routerIfname,
+    ingressId: 11,
+    egress: server.routerIfname,
+    egressId: 12,
+  };
+  const serverNode: IoamNodeConfig = { ns: server.ns, nodeId: 1002, ingress: server.ifname, ingressId: 21 };
+  await ioamNode(lab, router, namespaceId);
+  await ioamNode(lab, serverNode, namespaceId);
+  return { namespaceId, client, server, router, serverNode };
+}
