@@ -33,7 +33,14 @@ export const AGENT_SERVICE_NAME = 'netspan-agent';
 const captureSchema = z
   .object({
     /** Interfaces to capture on live, one tcpdump each (`any` is allowed). */
-    interfaces: z.array(z.string().min(1).max(64)).default([]),
+    interfaces: z
+      .array(z.string().min(1).max(64))
+      .superRefine((names, ctx) =>
+        names.forEach((name, i) => {
+          if (names.indexOf(name) !== i) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `"${name}" is listed twice` });
+        }),
+      )
+      .default([]),
     /** BPF filter expression given to tcpdump, e.g. "ip6 or tcp port 80"; "" captures everything. */
     filter: z.string().default(''),
     /** Bytes kept per packet (tcpdump -s). */
@@ -256,13 +263,6 @@ export function validateAgentConfig(raw: unknown, source = 'agent config', extra
     issues.push({ path: 'capture.restart.max_interval', message: 'must not be below initial_interval' });
   if (root.exporter === undefined && root.output === undefined)
     issues.push({ path: '', message: 'nowhere to send observations: configure exporter (--endpoint) or output (--output)' });
-  if (capture) {
-    const seen = new Set<string>();
-    capture.interfaces.forEach((name, i) => {
-      if (seen.has(name)) issues.push({ path: `capture.interfaces.${i}`, message: `"${name}" is listed twice` });
-      seen.add(name);
-    });
-  }
 
   if (issues.length > 0 || !capture || !observer || !telemetry) throw new ConfigError(issues, { source });
   return {
