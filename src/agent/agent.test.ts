@@ -3,7 +3,7 @@
  * observationFromLogRecord and compared with what the decoders give; then a collector that is not
  * there yet, and a sending queue too small for a burst.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
