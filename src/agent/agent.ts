@@ -190,6 +190,12 @@ export class Agent {
     await this.telemetry?.shutdown();
   }
 
+  /** Observations that were not delivered: dropped by the agent, or given up on by the exporter. */
+  async lost(): Promise<number> {
+    const s = await this.summary();
+    return s.observations_dropped! + s.send_failed_log_records!;
+  }
+
   /** The totals the shutdown log reports. */
   async summary(): Promise<Record<string, number>> {
     const v = (name: string) => this.metrics.value(name);

@@ -76,7 +76,7 @@ export async function runAgent(args: string[], usageError: (message: string) => 
   }
   return await new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (reason: string) => {
+    const stop = (reason: string, filesDone = false) => {
       if (stopping) {
         agent.logger.warn({ reason }, 'second signal: exiting without waiting for the flush');
         resolve(130);
@@ -85,7 +85,8 @@ export async function runAgent(args: string[], usageError: (message: string) => 
       stopping = true;
       agent.logger.info({ reason }, 'shutting down: stopping the capture, flushing what is in flight');
       agent.shutdown().then(
-        () => resolve(0),
+        // Reading files is a job that can fail: losing observations makes it exit 1, as decode does with errors.
+        async () => resolve(filesDone && (await agent.lost()) > 0 ? 1 : 0),
         (err: unknown) => {
           agent.logger.error({ err: errorMessage(err) }, 'shutdown failed');
           resolve(1);
@@ -94,6 +95,6 @@ export async function runAgent(args: string[], usageError: (message: string) => 
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
-    void agent.finished.then(() => stop('every capture file has been read'));
+    void agent.finished.then(() => stop('every capture file has been read', true));
   });
 }
