@@ -220,6 +220,40 @@ describe('netspan agent → OTLP receiver', { skip }, () => {
       await r?.receiver.shutdown();
     }
   });
+
+  test('no sending queue and the collector away: shutdown ends within the exporter’s drain time; the loss is counted', async () => {
+    const port = await freePort();
+    const parsed = parseAgentConfig(
+      [
+        `capture: { files: ${yamlList(files.slice(0, 1))} }`,
+        'exporter:',
+        '  otlphttp:',
+        `    endpoint: "http://127.0.0.1:${port}"`,
+        '    timeout: 1s',
+        '    sending_queue: { enabled: false }',
+        '    retry_on_failure: { initial_interval: 20ms, max_interval: 100ms, max_elapsed_time: 0 }',
+        '  batch: { send_batch_size: 2, timeout: 10ms }',
+      ].join('\n'),
+    );
+    const burst = expectedObservations(files.slice(0, 4), 'no-queue');
+    const source: ObservationSource = {
+      name: 'burst',
+      finished: Promise.resolve(),
+      start: async (emit) => emit(burst),
+      close: async () => undefined,
+    };
+    const settings = recordingSettings('agent');
+    const agent = new Agent(
+      { ...parsed, capture: { ...parsed.capture, files: [] } },
+      { logger: settings.logger, metrics: settings.metrics, sources: () => [source] },
+    );
+    await agent.start();
+    await eventually(async () => (await settings.metrics.value('netspan_exporter_retried_log_records_total')) > 0, 'a retry');
+    await agent.shutdown();
+    // Each batch had its last attempt at shutdown and was given up on, counted once (by the exporter).
+    assert.equal(await agent.lost(), burst.length);
+    assert.equal(await settings.metrics.value('netspan_exporter_send_failed_log_records_total'), burst.length);
+  });
 });
 
 function countPackets(file: string): number {

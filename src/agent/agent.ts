@@ -101,7 +101,10 @@ export class Agent {
       }),
       report: this.report,
       logger: this.logger.child({ component: 'capture' }),
-      ready: () => this.batcher?.ready() ?? Promise.resolve(),
+      ready: async () => {
+        await this.batcher?.ready();
+        await this.output?.ready();
+      },
     };
   }
 
@@ -183,8 +186,11 @@ export class Agent {
         this.logger.error({ source: this.sources[i]!.name, err: errorMessage(r.reason) }, 'source failed to close');
     });
     this.report.sourcesRunning(0);
-    await this.batcher?.close();
+    // close() hands the last batch over at once; the exporter's shutdown then bounds the wait for
+    // deliveries still retrying (without a sending queue the batcher waits for those).
+    const handedOver = this.batcher?.close();
     await this.exporter?.shutdown();
+    await handedOver;
     await this.output?.close();
     this.logger.info(await this.summary(), 'netspan agent stopped');
     await this.telemetry?.shutdown();

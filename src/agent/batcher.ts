@@ -75,8 +75,8 @@ export class ObservationBatcher {
     const logs = observationsToLogs(batch, this.resource, AGENT_SCOPE_NAME, BigInt(Date.now()) * 1_000_000n);
     const handed = this.exporter.consume(logs).catch((err: unknown) => {
       if (err instanceof CapacityError) this.drop('queue_full', batch.length, err.message);
-      // Without a sending queue consume() waits for the delivery; the exporter has logged why it failed.
-      else this.drop('export_failed', batch.length, errorMessage(err));
+      // Without a sending queue consume() waits for the delivery: a failure was counted (send_failed) and logged by the exporter.
+      else this.logger.debug({ observations: batch.length, err: errorMessage(err) }, 'the exporter gave up on a batch');
     });
     this.inFlight.add(handed);
     void handed.finally(() => this.inFlight.delete(handed));

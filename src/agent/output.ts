@@ -11,6 +11,8 @@ import type { Logger } from '../core/telemetry/logger.js';
 import { errorMessage } from '../core/errors.js';
 
 export const OUTPUT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Sources that can wait (files) hold back while more than this is waiting to be written. */
+export const OUTPUT_READY_BYTES = 1024 * 1024;
 
 export function observationJson(o: Observation): string {
   return JSON.stringify({ kind: o.kind, ...observationAttributes(o) });
@@ -41,6 +43,20 @@ export class JsonLinesOutput {
     let text = '';
     for (const o of observations) text += `${observationJson(o)}\n`;
     this.stream.write(text);
+  }
+
+  /** Resolves when little is waiting to be written (for sources that can wait). */
+  async ready(): Promise<void> {
+    while (!this.failed && this.stream.writableLength > OUTPUT_READY_BYTES)
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.stream.off('drain', done);
+          this.stream.off('error', done);
+          resolve();
+        };
+        this.stream.on('drain', done);
+        this.stream.on('error', done);
+      });
   }
 
   /** Waits until everything is written (files are closed; stdout stays open). */
