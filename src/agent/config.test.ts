@@ -2,7 +2,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { ConfigError, type ConfigIssue } from '../core/errors.js';
-import { parseYaml } from '../core/config/load.js';
+import { readFileSync } from 'node:fs';
+import { expandEnv, parseYaml } from '../core/config/load.js';
+import { validateServiceConfig } from '../core/config/service.js';
+import { FACTORIES } from '../components.js';
+import { repoPath } from '../testutil/index.js';
 import { applyFlags, DEFAULT_BATCH_SIZE, DEFAULT_SNAP_LENGTH, parseAgentConfig, validateAgentConfig, type AgentFlags } from './config.js';
 
 function issuesOf(run: () => unknown): ConfigIssue[] {
@@ -134,6 +138,30 @@ describe('agent config', () => {
     assert.deepEqual(
       paths(() => parseAgentConfig('capture: { files: [a], restart: { initial_interval: 2s, max_interval: 1s } }\noutput: { path: "-" }')),
       ['capture.restart.max_interval'],
+    );
+  });
+});
+
+describe('the README examples (testdata)', () => {
+  test('the agent config is valid and means what its comments say', () => {
+    const text = readFileSync(repoPath('src', 'agent', 'testdata', 'agent.yaml'), 'utf8');
+    const c = parseAgentConfig(text, 'agent.yaml', { NETSPAN_TOKEN: 't' });
+    assert.deepEqual(c.capture.interfaces, ['eth0', 'eth1']);
+    assert.equal(c.exporter?.type, 'otlphttp');
+    assert.deepEqual(c.exporter?.config.headers, { authorization: 'Bearer t' });
+    assert.equal(c.exporter?.config.retry_on_failure.max_elapsed_time, 300_000);
+    assert.deepEqual(c.exporter?.batch, { send_batch_size: DEFAULT_BATCH_SIZE, timeout: 200 });
+    assert.equal(c.output?.path, './observations.jsonl');
+  });
+
+  test('the collector config for agents is valid', () => {
+    const loaded = validateServiceConfig(
+      expandEnv(parseYaml(readFileSync(repoPath('src', 'agent', 'testdata', 'collector.yaml'), 'utf8'), 'c'), { NETSPAN_TOKEN: 't' }).value,
+      FACTORIES,
+    );
+    assert.deepEqual(
+      loaded.pipelines.map((p) => p.name),
+      ['logs'],
     );
   });
 });

@@ -261,7 +261,7 @@ export function validateAgentConfig(raw: unknown, source = 'agent config', extra
     issues.push({ path: 'capture', message: 'name at least one of capture.interfaces (--interface) and capture.files (--file)' });
   if (capture && capture.restart.max_interval < capture.restart.initial_interval)
     issues.push({ path: 'capture.restart.max_interval', message: 'must not be below initial_interval' });
-  if (root.exporter === undefined && root.output === undefined)
+  if (root.exporter == null && root.output == null)
     issues.push({ path: '', message: 'nowhere to send observations: configure exporter (--endpoint) or output (--output)' });
 
   if (issues.length > 0 || !capture || !observer || !telemetry) throw new ConfigError(issues, { source });
