@@ -15,7 +15,7 @@ describe('netspan CLI', () => {
   test('--help describes every command', () => {
     const r = run('--help');
     assert.equal(r.status, 0);
-    for (const command of ['run', 'validate', 'decode', 'print-default-config', 'components'])
+    for (const command of ['run', 'validate', 'decode', 'agent', 'print-default-config', 'components'])
       assert.match(r.stdout, new RegExp(`\\b${command}\\b`));
   });
 

@@ -7,6 +7,7 @@ import { Collector, loadConfig } from '../core/collector.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { DEFAULT_CONFIG_YAML } from '../core/default-config.js';
 import { decodeFiles, RECORD_KINDS, type RecordKind } from './decode.js';
+import { runAgent, AGENT_USAGE } from '../agent/cli.js';
 
 interface Command {
   summary: string;
@@ -29,6 +30,12 @@ const COMMANDS: Record<string, Command> = {
     summary: 'Decode pcap, pcapng or raw export payload (.dat) files; one JSON object per record on stdout, problems on stderr.',
     usage: `netspan decode [--kind ${RECORD_KINDS.join('|')}]... FILE...`,
     run: decodeCommand,
+  },
+  agent: {
+    summary:
+      'Capture packets (tcpdump per interface, or pcap files), make IOAM observations and send them to a collector as OTLP logs and/or print them as JSON lines.',
+    usage: AGENT_USAGE,
+    run: (args) => runAgent(args, (message) => new UsageError(message)),
   },
   'print-default-config': {
     summary: 'Print the embedded default configuration (YAML), a starting point for your own.',

@@ -211,3 +211,4 @@ export function disable(socket: Socket): void {
     // closing socket: nothing more is sent on it
   }
 }
+export { enableHttpClt, type HttpCltHandle } from './http.js';

@@ -1,0 +1,119 @@
+/**
+ * Cross-Layer Telemetry for Node's HTTP clients in one call: every outgoing request that carries
+ * a W3C `traceparent` (the OpenTelemetry http/undici instrumentations put the client span's ids
+ * there) gets that span's ids in the Hop-by-Hop options of its connection while it is sent.
+ *
+ *   import { enableHttpClt } from 'netspan/clt';
+ *   enableHttpClt({ namespaceId: 123 });
+ *
+ * It listens on Node's diagnostics channels, so it needs no monkey-patching and works with any
+ * instrumentation order:
+ *  - `http.client.request.start` (node:http / node:https): the options are set when the request
+ *    gets its socket, before its head is written (Node emits 'socket' right before flushing), and
+ *    cleared when the response has ended or the request closed;
+ *  - `undici:client:sendHeaders` (fetch / undici): set right before the head is written on the
+ *    socket; cleared when the response is complete or the request failed.
+ * A keep-alive socket serves one request at a time, so it carries exactly the ids of the request
+ * it is sending; concurrent requests use different sockets. A socket that is reused is set
+ * anew for each request.
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { disable, enable, type CltOptions } from './index.js';
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}/;
+const TRACEPARENT_HEADER_LINE = /(?:^|\r\n)traceparent:[ \t]*([^\r\n]*)/i;
+
+/** Ids of a traceparent value, or undefined when it is not one (all-zero ids included). */
+function parseTraceparent(value: unknown): { traceId: string; spanId: string } | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (typeof text !== 'string') return undefined;
+  const m = TRACEPARENT.exec(text.trim().toLowerCase());
+  if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return undefined;
+  return { traceId: m[1]!, spanId: m[2]! };
+}
+
+export interface HttpCltHandle {
+  /** Stops tagging new requests (sockets already tagged are cleared when their request ends). */
+  disable(): void;
+}
+
+/** Which request a socket carries the ids of, so a late clear does not undo the next request's. */
+const owners = new WeakMap<Socket, object>();
+
+function tag(socket: Socket, owner: object, ids: { traceId: string; spanId: string }, options: CltOptions): void {
+  owners.set(socket, owner);
+  enable(socket, ids.traceId, ids.spanId, options);
+}
+
+function untag(socket: Socket | undefined | null, owner: object): void {
+  if (!socket || owners.get(socket) !== owner) return;
+  owners.delete(socket);
+  disable(socket);
+}
+
+interface UndiciRequest {
+  completed?: boolean;
+}
+
+/**
+ * Turns CLT on for every HTTP client request of the process that has a traceparent. Requests
+ * without one (not instrumented, or not sampled and not propagated) are left alone. CLT stays
+ * best effort: where it cannot work, `options.warn` (default console.warn) says why once, and
+ * requests are unaffected.
+ */
+export function enableHttpClt(options: CltOptions): HttpCltHandle {
+  const onHttpStart = (message: unknown): void => {
+    const request = (message as { request?: ClientRequest }).request;
+    if (!request || typeof request.getHeader !== 'function') return;
+    const ids = parseTraceparent(request.getHeader('traceparent'));
+    if (!ids) return;
+    let socket: Socket | undefined;
+    const clear = (): void => untag(socket, request);
+    request.once('socket', (s: Socket) => {
+      socket = s;
+      tag(s, request, ids, options);
+    });
+    let responded = false;
+    request.once('response', (res: IncomingMessage) => {
+      responded = true;
+      res.once('end', clear);
+      res.once('close', clear);
+    });
+    request.once('close', () => {
+      // Without a response (aborted, failed) the request's close is the end of its use of the socket.
+      if (!responded) clear();
+    });
+  };
+
+  const undiciSockets = new WeakMap<object, Socket>();
+  const onUndiciSendHeaders = (message: unknown): void => {
+    const { request, headers, socket } = message as { request?: UndiciRequest; headers?: unknown; socket?: Socket };
+    if (!request || !socket || typeof headers !== 'string') return;
+    const m = TRACEPARENT_HEADER_LINE.exec(headers);
+    const ids = m ? parseTraceparent(m[1]) : undefined;
+    if (!ids) return;
+    undiciSockets.set(request, socket);
+    tag(socket, request, ids, options);
+  };
+  const onUndiciDone = (message: unknown): void => {
+    const request = (message as { request?: UndiciRequest }).request;
+    if (!request) return;
+    untag(undiciSockets.get(request), request);
+    undiciSockets.delete(request);
+  };
+
+  const channels: [string, (message: unknown) => void][] = [
+    ['http.client.request.start', onHttpStart],
+    ['undici:client:sendHeaders', onUndiciSendHeaders],
+    ['undici:request:trailers', onUndiciDone],
+    ['undici:request:error', onUndiciDone],
+  ];
+  for (const [name, fn] of channels) subscribe(name, fn);
+  return {
+    disable() {
+      for (const [name, fn] of channels) unsubscribe(name, fn);
+    },
+  };
+}
