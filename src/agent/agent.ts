@@ -19,6 +19,7 @@ import { ObservationBatcher } from './batcher.js';
 import { AGENT_SERVICE_NAME, type AgentConfig } from './config.js';
 import { FileSource } from './file-source.js';
 import { createObserver } from './observe.js';
+import { IoamEventsObservationSource, IoamJoiner } from './ioam-events.js';
 import { JsonLinesOutput } from './output.js';
 import { AgentReport } from './report.js';
 import type { ObservationSource, PacketSourceContext } from './source.js';
@@ -51,6 +52,7 @@ export class Agent {
   private readonly telemetry: TelemetryServer | undefined;
   private readonly ctx: PacketSourceContext;
   private sources: ObservationSource[] = [];
+  private joiner: IoamJoiner | undefined;
   private running = false;
   private stopping: Promise<void> | undefined;
   private sourcesLeft = 0;
@@ -92,7 +94,7 @@ export class Agent {
     const observerLogger = this.logger.child({ component: 'observer' });
     this.ctx = {
       observer: createObserver({
-        observer: config.observer.name,
+        observer: this.observerName,
         cltIds: config.observer.clt_ids,
         onIssue: (i) => {
           this.report.decodeIssue(i.decoder, i.code);
@@ -108,12 +110,29 @@ export class Agent {
     };
   }
 
+  /** `observer.name` of this agent's observations. */
+  get observerName(): string {
+    return this.config.observer.name ?? hostname();
+  }
+
   get telemetryAddress(): string | undefined {
     return this.telemetry?.address;
   }
 
-  /** Where observations go from every source. */
+  /** Where observations go from every source (through the IOAM joiner when kernel events are on). */
   private readonly emit = (observations: Observation[]): void => {
+    if (!this.joiner) return this.deliver(observations);
+    const rest: Observation[] = [];
+    for (const o of observations) {
+      if (o.kind !== 'ioam') rest.push(o);
+      else if (o.source === 'netlink') this.joiner.event(o);
+      else if (o.source === 'capture') this.joiner.capture(o);
+      else rest.push(o);
+    }
+    if (rest.length > 0) this.deliver(rest);
+  };
+
+  private readonly deliver = (observations: Observation[]): void => {
     for (const o of observations) this.report.observations(o.kind);
     this.output?.write(observations);
     this.batcher?.add(observations);
@@ -134,6 +153,19 @@ export class Agent {
         );
     }
     if (capture.files.length > 0) sources.push(new FileSource(capture.files, this.ctx));
+    if (capture.ioam_events) {
+      // Where the kernel or the addon cannot (no IOAM6 family, no CAP_NET_ADMIN), the agent runs without.
+      const events = new IoamEventsObservationSource(this.observerName, this.logger.child({ component: 'ioam_events' }), (n) =>
+        this.report.kernelDrops('ioam_events', n),
+      );
+      try {
+        await events.start(this.emit);
+        this.joiner = new IoamJoiner(this.deliver, capture.ioam_join_window);
+        sources.push(events);
+      } catch (err) {
+        this.logger.warn({ err: errorMessage(err) }, 'kernel IOAM events unavailable; IOAM comes from captures only');
+      }
+    }
     sources.push(...(this.options.sources?.(this.ctx) ?? []));
     return sources;
   }
@@ -185,6 +217,7 @@ export class Agent {
       if (r.status === 'rejected')
         this.logger.error({ source: this.sources[i]!.name, err: errorMessage(r.reason) }, 'source failed to close');
     });
+    this.joiner?.flush();
     this.report.sourcesRunning(0);
     // close() hands the last batch over at once; the exporter's shutdown then bounds the wait for
     // deliveries still retrying (without a sending queue the batcher waits for those).

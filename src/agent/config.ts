@@ -27,6 +27,9 @@ export const DEFAULT_BATCH_SIZE = 512;
 export const DEFAULT_BATCH_TIMEOUT_MS = 200;
 /** The agent serves no /metrics unless asked: it runs on hosts where a port is not free to take. */
 export const DEFAULT_AGENT_METRICS_ADDRESS = '';
+/** How long a captured IOAM trace waits for the kernel's event of the same packet, and the other way round. */
+export const DEFAULT_IOAM_JOIN_WINDOW_MS = 200;
+
 /** `resource.service.name` of the agent's logs. */
 export const AGENT_SERVICE_NAME = 'netspan-agent';
 
@@ -49,6 +52,14 @@ const captureSchema = z
     files: z.array(z.string().min(1)).default([]),
     /** The tcpdump program to run. */
     tcpdump: z.string().min(1).default(DEFAULT_TCPDUMP),
+    /**
+     * Also take the kernel's IOAM events (generic netlink IOAM6, group ioam6_events; needs
+     * CAP_NET_ADMIN and the native addon): this host's own node data, which a capture on its
+     * ingress interface cannot see. Joined with captured traces of the same packets.
+     */
+    ioam_events: z.boolean().default(false),
+    /** How long a captured IOAM trace and a kernel event wait for each other. */
+    ioam_join_window: duration().default(`${DEFAULT_IOAM_JOIN_WINDOW_MS}ms`),
     /** Backoff between restarts of a tcpdump that exited while the agent runs. */
     restart: z
       .object({
