@@ -64,7 +64,7 @@ function kernel(routerUs: number, serverUs: number): IoamObservation {
 
 test('a captured trace and the event of the same packet become one observation with every node', () => {
   const out: Observation[] = [];
-  let now = 0;
+  const now = 0;
   const j = new IoamJoiner(
     (o) => out.push(...o),
     200,
