@@ -6,11 +6,10 @@
  *   import { enableHttpClt } from 'netspan/clt';
  *   enableHttpClt({ namespaceId: 123 });
  *
- * It listens on Node's diagnostics channels, so it needs no monkey-patching and works with any
- * instrumentation order:
- *  - `http.client.request.start` (node:http / node:https): the options are set when the request
- *    gets its socket, before its head is written (Node emits 'socket' right before flushing), and
- *    cleared when the response has ended or the request closed;
+ * It works with any instrumentation order (it reads the header the instrumentation wrote):
+ *  - node:http / node:https: when a request is given its socket (ClientRequest's `onSocket`,
+ *    wrapped once, see hookClientRequestSocket), before its head is written; cleared when the
+ *    response has ended or the request closed;
  *  - `undici:client:sendHeaders` (fetch / undici): set right before the head is written on the
  *    socket; cleared when the response is complete or the request failed.
  * A keep-alive socket serves one request at a time, so it carries exactly the ids of the request
@@ -18,7 +17,7 @@
  * anew for each request.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import { ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { disable, enable, type CltOptions } from './index.js';
 
@@ -53,6 +52,44 @@ function untag(socket: Socket | undefined | null, owner: object): void {
   disable(socket);
 }
 
+type SocketHook = (request: ClientRequest, socket: Socket) => void;
+const socketHooks = new Set<SocketHook>();
+let originalOnSocket: ((this: ClientRequest, socket: Socket, err?: unknown) => void) | undefined;
+
+/**
+ * Calls `hook` when a node:http / node:https request is given its socket: ClientRequest's
+ * `onSocket`, which Node calls synchronously (a new or a reused keep-alive socket) and which
+ * writes the head only a tick later. Node 20's `http.client.request.start` channel comes after
+ * that write on a reused socket, too late for the head's packet; hence this one wrapper,
+ * installed once for every handle and removed with the last.
+ */
+function hookClientRequestSocket(hook: SocketHook): () => void {
+  const proto = ClientRequest.prototype as unknown as { onSocket: (this: ClientRequest, socket: Socket, err?: unknown) => void };
+  if (!originalOnSocket) {
+    const original = proto.onSocket;
+    originalOnSocket = original;
+    proto.onSocket = function onSocket(this: ClientRequest, socket: Socket, err?: unknown): void {
+      if (socket && !err)
+        for (const h of socketHooks) {
+          try {
+            h(this, socket);
+          } catch {
+            // CLT is best effort: the request goes on as without it.
+          }
+        }
+      original.call(this, socket, err);
+    };
+  }
+  socketHooks.add(hook);
+  return () => {
+    socketHooks.delete(hook);
+    if (socketHooks.size === 0 && originalOnSocket) {
+      proto.onSocket = originalOnSocket;
+      originalOnSocket = undefined;
+    }
+  };
+}
+
 interface UndiciRequest {
   completed?: boolean;
 }
@@ -64,17 +101,12 @@ interface UndiciRequest {
  * requests are unaffected.
  */
 export function enableHttpClt(options: CltOptions): HttpCltHandle {
-  const onHttpStart = (message: unknown): void => {
-    const request = (message as { request?: ClientRequest }).request;
-    if (!request || typeof request.getHeader !== 'function') return;
+  /** A request and the socket it will be written on: tag it before Node flushes the head (a tick later). */
+  const onRequestSocket = (request: ClientRequest, socket: Socket): void => {
     const ids = parseTraceparent(request.getHeader('traceparent'));
     if (!ids) return;
-    let socket: Socket | undefined;
+    tag(socket, request, ids, options);
     const clear = (): void => untag(socket, request);
-    request.once('socket', (s: Socket) => {
-      socket = s;
-      tag(s, request, ids, options);
-    });
     let responded = false;
     request.once('response', (res: IncomingMessage) => {
       responded = true;
@@ -86,6 +118,7 @@ export function enableHttpClt(options: CltOptions): HttpCltHandle {
       if (!responded) clear();
     });
   };
+  const unhookHttp = hookClientRequestSocket(onRequestSocket);
 
   const undiciSockets = new WeakMap<object, Socket>();
   const onUndiciSendHeaders = (message: unknown): void => {
@@ -105,7 +138,6 @@ export function enableHttpClt(options: CltOptions): HttpCltHandle {
   };
 
   const channels: [string, (message: unknown) => void][] = [
-    ['http.client.request.start', onHttpStart],
     ['undici:client:sendHeaders', onUndiciSendHeaders],
     ['undici:request:trailers', onUndiciDone],
     ['undici:request:error', onUndiciDone],
@@ -113,6 +145,7 @@ export function enableHttpClt(options: CltOptions): HttpCltHandle {
   for (const [name, fn] of channels) subscribe(name, fn);
   return {
     disable() {
+      unhookHttp();
       for (const [name, fn] of channels) unsubscribe(name, fn);
     },
   };

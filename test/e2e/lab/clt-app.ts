@@ -1,0 +1,170 @@
+/**
+ * An application instrumented with the real OpenTelemetry JS SDK and its http instrumentation
+ * (`@opentelemetry/instrumentation-http`), for the packet-evidence and CLT tests
+ * (`node dist/test/e2e/lab/clt-app.js <command> [--key value ...]`):
+ *
+ *   server --port P --otlp URL
+ *       HTTP server on ::. Each request gets a SERVER span from the instrumentation; the
+ *       answer is `--resp` bytes (query `?resp=N`, default 64). Prints {"ready":true}.
+ *   client --url URL --otlp URL --requests N --concurrency C [--clt NS] [--trace-type T]
+ *          [--nodes K] [--body BYTES] [--interval-ms M]
+ *       N requests over one keep-alive Agent (at most C sockets), C at a time (one after the
+ *       other per worker, every M ms when given), each under a root span, so the
+ *       instrumentation makes a CLIENT span and puts its traceparent on the request. With
+ *       `--clt NS`, `enableHttpClt` (netspan/clt) is on: the packets of each request carry its
+ *       client span's ids and an IOAM trace of namespace NS. A request with `--body` is a POST
+ *       of that many bytes. Prints one JSON line per request (see ClientRecord), then
+ *       {"done":true,"warnings":[...]} after the SDK has flushed.
+ *
+ * Importing the module runs nothing (the test runner loads every file under test/).
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type * as HttpModule from 'node:http';
+import { context, trace } from '@opentelemetry/api';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { enableHttpClt } from '../../../src/clt/index.js';
+
+export const CLT_APP_PATH = fileURLToPath(import.meta.url);
+
+/** What the client prints per request. */
+export interface ClientRecord {
+  seq: number;
+  traceId: string;
+  /** The CLIENT span the instrumentation made (the traceparent's parent id). */
+  clientSpanId: string;
+  /** The client's end of the connection, as its socket reports it. */
+  localAddress: string;
+  localPort: number;
+  status: number;
+  /** Unix ms when the request was started and when its response ended. */
+  startMs: number;
+  endMs: number;
+}
+
+function args(argv: readonly string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (let i = 0; i + 1 < argv.length; i += 2) m.set(argv[i]!.replace(/^--/, ''), argv[i + 1]!);
+  return m;
+}
+
+/** The SDK with the http instrumentation; `http` must be required after this (the instrumentation hooks require). */
+function setup(service: string, otlp: string): { provider: NodeTracerProvider; http: typeof HttpModule } {
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': service }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: otlp }), { scheduledDelayMillis: 200, maxQueueSize: 100_000 })],
+  });
+  provider.register();
+  registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      // The collector's own OTLP requests are not application traffic.
+      new HttpInstrumentation({ ignoreOutgoingRequestHook: (req) => String(req.path ?? '').startsWith('/v1/') }),
+    ],
+  });
+  const require = createRequire(import.meta.url);
+  return { provider, http: require('node:http') as typeof HttpModule };
+}
+
+async function server(a: Map<string, string>): Promise<void> {
+  const { provider, http } = setup(a.get('service') ?? 'backend', a.get('otlp')!);
+  const srv = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const n = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('resp') ?? 64);
+      res.end('x'.repeat(Math.max(0, Math.min(n, 10_000_000))));
+    });
+  });
+  srv.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => srv.listen(Number(a.get('port')), '::', resolve));
+  process.stdout.write(JSON.stringify({ ready: true }) + '\n');
+  process.once('SIGTERM', () => {
+    srv.close();
+    void provider.shutdown().then(() => process.exit(0));
+  });
+}
+
+async function client(a: Map<string, string>): Promise<void> {
+  const warnings: string[] = [];
+  const { provider, http } = setup(a.get('service') ?? 'frontend', a.get('otlp')!);
+  const ns = a.get('clt');
+  if (ns !== undefined)
+    enableHttpClt({
+      namespaceId: Number(ns),
+      traceType: a.has('trace-type') ? Number(a.get('trace-type')) : undefined,
+      nodes: a.has('nodes') ? Number(a.get('nodes')) : undefined,
+      warn: (m) => warnings.push(m),
+    });
+  const url = new URL(a.get('url')!);
+  const requests = Number(a.get('requests') ?? 1);
+  const concurrency = Number(a.get('concurrency') ?? 1);
+  const body = a.has('body') ? 'b'.repeat(Number(a.get('body'))) : undefined;
+  const intervalMs = Number(a.get('interval-ms') ?? 0);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const tracer = trace.getTracer('clt-app');
+  let next = 0;
+  const one = (seq: number): Promise<ClientRecord> =>
+    tracer.startActiveSpan(`request ${seq}`, (root) => {
+      const startMs = Date.now();
+      return new Promise<ClientRecord>((resolve, reject) => {
+        const req = http.request(
+          url,
+          { method: body ? 'POST' : 'GET', agent, headers: body ? { 'content-length': Buffer.byteLength(body) } : {} },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              const tp = String(req.getHeader('traceparent') ?? '');
+              const [, traceId = '', clientSpanId = ''] = tp.split('-');
+              resolve({
+                seq,
+                traceId,
+                clientSpanId,
+                localAddress: req.socket?.localAddress ?? '',
+                localPort: req.socket?.localPort ?? 0,
+                status: res.statusCode ?? 0,
+                startMs,
+                endMs: Date.now(),
+              });
+              root.end();
+            });
+          },
+        );
+        req.on('error', (err) => {
+          root.end();
+          reject(err);
+        });
+        req.end(body);
+      });
+    });
+  const worker = async (): Promise<void> => {
+    for (let seq = next++; seq < requests; seq = next++) {
+      const r = await context.with(context.active(), () => one(seq));
+      process.stdout.write(JSON.stringify(r) + '\n');
+      if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  agent.destroy();
+  await provider.forceFlush();
+  await provider.shutdown();
+  process.stdout.write(JSON.stringify({ done: true, warnings }) + '\n');
+}
+
+const COMMANDS: Record<string, (a: Map<string, string>) => Promise<void>> = { server, client };
+
+if (process.argv[1] === CLT_APP_PATH) {
+  const command = COMMANDS[process.argv[2] ?? ''];
+  if (!command) {
+    process.stderr.write(`usage: clt-app.js ${Object.keys(COMMANDS).join('|')} [--key value ...]\n`);
+    process.exit(2);
+  }
+  command(args(process.argv.slice(3))).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}
