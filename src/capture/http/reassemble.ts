@@ -82,7 +82,7 @@ export interface HttpReassemblyStats {
   evictedForCapacity: number;
   /** Connections forgotten after idleTimeoutNanos without a segment. */
   evictedIdle: number;
-  /** Connections ended by RST or a FIN each way. */
+  /** Connections ended by RST, or by a FIN each way and the segment after. */
   closed: number;
   /** Partial heads dropped (gap, too large, bad start line, eviction, close). */
   headsDropped: number;
@@ -207,7 +207,9 @@ export class HttpReassembler {
       this.close(key, c, issues);
     } else if ((seg.flags & TCP_FIN) !== 0) {
       d.fin = true;
-      if (c.dirs[0]?.fin && c.dirs[1]?.fin) this.close(key, c, issues);
+    } else if (c.dirs[0]?.fin && c.dirs[1]?.fin) {
+      // The ACK after a FIN each way: the last packet of the connection (it still gets the request in flight).
+      this.close(key, c, issues);
     }
     this.stats.connections = this.connections.size;
     return { messages, issues, inFlight: c.inFlight };

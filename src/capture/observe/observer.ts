@@ -213,8 +213,8 @@ export class PacketObserver {
 export function canonicalAddress(text: string): string {
   const a = text
     .trim()
-    .replace(/%.*$/, '')
-    .replace(/^\[(.*)\]$/, '$1');
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/%.*$/, '');
   if (isIP(a) !== 6) return a;
   const bytes = new Uint8Array(16);
   let head = a;
