@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { SHARED_DIR } from '../../testutil/index.js';
 import { concat, hex } from '../testkit.test.util.js';
 import type { IoamNode } from '../ioam/index.js';
+import { readPcap, type CapturedPacket } from '../pcap/index.js';
+import { decodePacket } from '../decode/index.js';
 
 export const IOAM_DIR = join(SHARED_DIR, 'data', 'ioam', 'linux-kernel-6.18-generated');
 const hasShared = existsSync(join(IOAM_DIR, 'EXPECTED.json'));
@@ -120,4 +122,24 @@ export function assertMatchesExpected(where: string, file: string, e: ExpectedPa
   if (t.remainingLength !== undefined) assert.equal(t.remainingLength, h.remlen, `${where}: remaining length`);
   assert.equal(t.traceType, Number(h.trace_type), `${where}: trace type`);
   assert.deepStrictEqual(t.nodes, expectedNodes(file, e), `${where}: nodes`);
+}
+
+/** The Hop-by-Hop header of a kernel capture (IOAM trace of two hops), to put into TCP packets. */
+export function kernelHopByHop(file: string): Uint8Array {
+  const p = readPcap(new Uint8Array(readFileSync(join(IOAM_DIR, 'pcap', file)))).packets[0]!;
+  const d = decodePacket(p.data, p.linkType);
+  return p.data.slice(d.hopByHopOffset - 2, d.hopByHopOffset + d.hopByHopOptions!.length);
+}
+
+/** `packet` (SLL2 + IPv6) with `hbh` inserted after its IPv6 header; IPv4 packets stay as they are. */
+export function withHopByHop(packet: CapturedPacket, hbh: Uint8Array): CapturedPacket {
+  const ip = 20;
+  if (packet.data[ip]! >> 4 !== 6) return packet;
+  const h = Uint8Array.from(hbh);
+  h[0] = packet.data[ip + 6]!; // the HbH header's next header: what the IPv6 header had
+  const data = concat(packet.data.subarray(0, ip + 40), h, packet.data.subarray(ip + 40));
+  data[ip + 6] = 0;
+  const view = new DataView(data.buffer);
+  view.setUint16(ip + 4, view.getUint16(ip + 4) + h.length);
+  return { ...packet, data, capturedLength: data.length, originalLength: data.length };
 }

@@ -7,7 +7,7 @@ import { readPcap, type CapturedPacket } from '../pcap/index.js';
 import { decodePacket } from '../decode/index.js';
 import { assertGolden, concat, toJson } from '../testkit.test.util.js';
 import { observationAttributes, type HttpObservation, type IoamObservation, type Observation } from '../../model/observation.js';
-import { IOAM_DIR, skipWithoutShared } from './kernel-ioam.test.util.js';
+import { kernelHopByHop, skipWithoutShared, withHopByHop } from './kernel-ioam.test.util.js';
 import { PacketObserver, canonicalAddress } from './index.js';
 
 const TESTDATA = repoPath('src', 'capture', 'observe', 'testdata');
@@ -115,26 +115,6 @@ test('direction: Linux cooked packet type, else the local addresses, else unknow
   assert.equal(canonicalAddress('0::ffff:c000:201'), '::ffff:192.0.2.1');
   assert.equal(canonicalAddress('192.0.2.1'), '192.0.2.1');
 });
-
-/** The Hop-by-Hop header of a kernel capture (IOAM trace of two hops), to put into TCP packets. */
-function kernelHopByHop(file: string): Uint8Array {
-  const p = readPcap(new Uint8Array(readFileSync(join(IOAM_DIR, 'pcap', file)))).packets[0]!;
-  const d = decodePacket(p.data, p.linkType);
-  return p.data.slice(d.hopByHopOffset - 2, d.hopByHopOffset + d.hopByHopOptions!.length);
-}
-
-/** `packet` (SLL2 + IPv6) with `hbh` inserted after its IPv6 header; IPv4 packets stay as they are. */
-function withHopByHop(packet: CapturedPacket, hbh: Uint8Array): CapturedPacket {
-  const ip = 20;
-  if (packet.data[ip]! >> 4 !== 6) return packet;
-  const h = Uint8Array.from(hbh);
-  h[0] = packet.data[ip + 6]!; // the HbH header's next header: what the IPv6 header had
-  const data = concat(packet.data.subarray(0, ip + 40), h, packet.data.subarray(ip + 40));
-  data[ip + 6] = 0;
-  const view = new DataView(data.buffer);
-  view.setUint16(ip + 4, view.getUint16(ip + 4) + h.length);
-  return { ...packet, data, capturedLength: data.length, originalLength: data.length };
-}
 
 test('IOAM in TCP: each trace gets the traceparent of the request in flight on its connection', { skip: skipWithoutShared }, () => {
   const hbh = kernelHopByHop('bit0.after-hop2.pcap');
