@@ -176,13 +176,16 @@ const latin1 = (b: Uint8Array, start: number, end: number): string => {
   return s;
 };
 
-// tchar of RFC 9110 (token characters).
-const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// tchar of RFC 9110 (token characters), as a byte table: header names are checked without making strings.
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
 const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: [^\r\n]*)?$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/1\.(\d)$/;
 
 type Interest = 'traceparent' | 'tracestate' | 'host' | 'content-length' | 'transfer-encoding';
 const INTEREST = new Set<string>(['traceparent', 'tracestate', 'host', 'content-length', 'transfer-encoding']);
+// Only a name of one of these lengths can be of interest: the others are not made into strings.
+const INTEREST_LENGTHS = new Set([...INTEREST].map((n) => n.length));
 
 /**
  * Parses the head at the start of `b`. Returns 'incomplete' while no blank line is in the first
@@ -257,12 +260,14 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
         colon = i;
         break;
       }
-    const name = colon > s ? latin1(b, s, colon) : '';
-    if (!TCHAR.test(name)) {
+    let valid = colon > s;
+    for (let i = s; valid && i < colon; i++) valid = TCHAR[b[i]!] === 1;
+    if (!valid) {
       issues.push({ code: 'BAD_HEADER_LINE', offset: s, message: colon < 0 ? 'header line without a colon' : 'malformed header name' });
       continue;
     }
-    const lower = name.toLowerCase();
+    if (!INTEREST_LENGTHS.has(colon - s)) continue;
+    const lower = latin1(b, s, colon).toLowerCase();
     if (!INTEREST.has(lower)) continue;
     const key = lower as Interest;
     let vs = colon + 1;
