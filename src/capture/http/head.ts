@@ -50,8 +50,10 @@ interface HttpHeadBase {
   tracestate?: string;
   /** Body length from Content-Length; undefined when absent or unusable. */
   contentLength?: number;
-  /** A Transfer-Encoding header is present (chunked or other): the body length is not known from the head. */
+  /** A Transfer-Encoding header is present: the body length is not known from the head. */
   transferEncoding: boolean;
+  /** ... and its last coding is chunked: the body is a sequence of chunks (RFC 9112 section 7.1). */
+  chunked: boolean;
   /** Bytes of the head including the blank line. */
   headLength: number;
 }
@@ -222,7 +224,7 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
   const firstLine = latin1(b, lines[0]!, lines[1]!);
   const issues: HttpIssue[] = [];
   let head: HttpHead;
-  const base = { transferEncoding: false, headLength: end };
+  const base = { transferEncoding: false, chunked: false, headLength: end };
   const status = STATUS_LINE.exec(firstLine);
   if (status) {
     head = { message: 'response', status: Number(status[2]), minorVersion: Number(status[1]), ...base };
@@ -321,25 +323,30 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
     else
       issues.push({ code: 'BAD_CONTENT_LENGTH', offset: 0, message: `Content-Length ${JSON.stringify(cl.slice(0, 40))} is not a number` });
   }
-  if (seen.has('transfer-encoding')) head.transferEncoding = true;
+  const te = seen.get('transfer-encoding');
+  if (te) {
+    head.transferEncoding = true;
+    const codings = te.join(',').split(',');
+    head.chunked = !dropped.has('transfer-encoding') && codings[codings.length - 1]!.trim().toLowerCase() === 'chunked';
+  } else if (dropped.has('transfer-encoding')) head.transferEncoding = true;
   return { status: 'complete', head, issues };
 }
 
 /**
- * How many body bytes follow a head, as far as the head says: a number, 'none' known to be 0 is
- * returned as 0, or 'unknown' (chunked, read-until-close, protocol switch). `requestMethod` is the
- * method of the request a response answers (HEAD and CONNECT change the rule), when known.
+ * How many body bytes follow a head, as far as the head says: a number (0 when there is none),
+ * 'chunked', or 'unknown' (read until close, protocol switch, a transfer coding other than chunked).
+ * `requestMethod` is the method of the request a response answers (HEAD and CONNECT change the rule), when known.
  */
-export function bodyLength(head: HttpHead, requestMethod?: string): number | 'unknown' {
+export function bodyLength(head: HttpHead, requestMethod?: string): number | 'chunked' | 'unknown' {
   if (head.message === 'response') {
     const s = head.status;
     if (s === 101) return 'unknown'; // another protocol follows
     if ((s >= 100 && s < 200) || s === 204 || s === 304 || requestMethod === 'HEAD') return 0;
     if (requestMethod === 'CONNECT' && s >= 200 && s < 300) return 'unknown'; // a tunnel follows
-    if (head.transferEncoding) return 'unknown';
+    if (head.transferEncoding) return head.chunked ? 'chunked' : 'unknown';
     return head.contentLength ?? 'unknown'; // no length: the body runs until the connection closes
   }
-  if (head.transferEncoding) return 'unknown';
+  if (head.transferEncoding) return head.chunked ? 'chunked' : 'unknown';
   return head.contentLength ?? 0; // RFC 9112 section 6.3: a request without either has no body
 }
 

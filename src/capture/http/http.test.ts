@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { repoPath } from '../../testutil/index.js';
 import { readPcap } from '../pcap/index.js';
+import { concat } from '../testkit.test.util.js';
 import { decodePacket } from '../decode/index.js';
 import {
   HttpReassembler,
@@ -275,10 +276,13 @@ test('bodies: Content-Length skipped across segments (a "GET " inside is body); 
   assert.deepEqual(send(body.slice(10, 30)), []);
   // The body ends inside this segment and the next head follows directly.
   assert.deepEqual(send(body.slice(30) + 'GET /after HTTP/1.1\r\n\r\n'), ['GET /after']);
-  // Chunked: the length is not known from the head; a head is looked for where a segment starts.
+  // Chunked: the framing is followed ("GET /" is chunk data).
   assert.deepEqual(send('POST /chunky HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nGET /\r\n'), ['POST /chunky']);
   assert.deepEqual(send('0\r\n\r\n'), []);
   assert.deepEqual(send('GET /found HTTP/1.1\r\n\r\n'), ['GET /found']);
+  // A transfer coding that is not chunked last: unknown length, the next head only where a segment starts.
+  assert.deepEqual(send('POST /gz HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nGET /inside HTTP/1.1\r\n\r\n'), ['POST /gz']);
+  assert.deepEqual(send('GET /found-again HTTP/1.1\r\n\r\n'), ['GET /found-again']);
   // Not HTTP at all (after the head of a stream of another protocol): nothing, no issue.
   const other = new HttpReassembler();
   assert.deepEqual(other.push(seg(CLIENT, 1, '\x16\x03\x01\x02\x00'), 1n), { messages: [], issues: [], inFlight: undefined });
@@ -361,4 +365,51 @@ test('SYN starts a stream at a boundary; a new SYN on the same quartet starts af
     ['HEAD_GAP'],
   );
   assert.deepEqual(heads(cut.push(seg(CLIENT, 501, 'GET /next HTTP/1.1\r\n\r\n'), 2n).messages), ['GET /next']);
+});
+
+test('chunked bodies: the real chunked response, then a head in the same segment, split at every offset', () => {
+  // The /chunked response of the capture: head and first chunk in one segment, the last chunk in the next.
+  const segs = captureSegments();
+  const at = segs.findIndex((x) => new TextDecoder().decode(x.seg.payload).includes('Transfer-Encoding: chunked'));
+  const body = concat(segs[at]!.seg.payload, segs[at + 1]!.seg.payload);
+  assert.ok(new TextDecoder().decode(segs[at + 1]!.seg.payload).endsWith('0\r\n\r\n'));
+  const stream = concat(body, enc('HTTP/1.1 204 No Content\r\n\r\n'));
+  for (let k = 1; k < stream.length; k++) {
+    const r = new HttpReassembler();
+    const m = [
+      ...r.push(seg(SERVER, 1, stream.subarray(0, k)), 1n).messages,
+      ...r.push(seg(SERVER, 1 + k, stream.subarray(k)), 2n).messages,
+    ];
+    assert.deepEqual(heads(m), ['200', '204'], `split at ${k}`);
+    assert.equal(r.stats.chunkedBodiesLost, 0);
+  }
+});
+
+test('chunked bodies: extensions, trailers, upper-case hex; malformed framing is lost (counted) and recovered at a segment start', () => {
+  const r = new HttpReassembler();
+  const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n';
+  const out = r.push(
+    seg(SERVER, 1, `${chunked}3;name=val\r\nabc\r\nA\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n`),
+    1n,
+  );
+  assert.deepEqual(heads(out.messages), ['200', '204']);
+  let s = 1000;
+  const send = (text: string, skipBytes = 0) => {
+    s += skipBytes;
+    const m = heads(r.push(seg(CLIENT, s, text), 2n).messages);
+    s += text.length;
+    return m;
+  };
+  assert.deepEqual(send('POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nHTTP/1.1 200 OK\r\n\r\n'), ['POST /a']);
+  assert.equal(r.stats.chunkedBodiesLost, 1);
+  assert.deepEqual(send('GET /b HTTP/1.1\r\n\r\n'), ['GET /b']);
+  // A gap inside chunk data: the chunk is still followed to its end.
+  assert.deepEqual(send('POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123'), ['POST /c']);
+  assert.deepEqual(send('CDEF\r\n0\r\n\r\nGET /d HTTP/1.1\r\n\r\n', 8), ['GET /d']);
+  assert.equal(r.stats.chunkedBodiesLost, 1);
+  // A gap over the framing: lost.
+  assert.deepEqual(send('POST /e HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd'), ['POST /e']);
+  assert.deepEqual(send('0\r\n\r\nGET /hidden HTTP/1.1\r\n\r\n', 2), []);
+  assert.equal(r.stats.chunkedBodiesLost, 2);
+  assert.deepEqual(send('GET /f HTTP/1.1\r\n\r\n'), ['GET /f']);
 });

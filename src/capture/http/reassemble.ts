@@ -1,10 +1,11 @@
 /**
  * HTTP/1.x head reassembly over TCP, for a passive observer: per direction of a connection, the
  * in-order payload is followed by sequence number, heads split across segments are put together
- * until their blank line, and bodies are skipped (by Content-Length; otherwise the next head is
- * looked for at the start of a later segment, which is where keep-alive clients start them).
+ * until their blank line, and bodies are skipped (by Content-Length or by following the chunked
+ * framing; otherwise, or when the framing is lost, the next head is looked for at the start of a
+ * later segment, which is where keep-alive clients start them).
  *
- * What it does not do: buffer out-of-order segments or parse chunked bodies. A gap in a head
+ * What it does not do: buffer out-of-order segments. A gap in a head
  * (capture loss, reordering) drops the partial head and is reported (HEAD_GAP); a segment that
  * arrives after a gap is past counts as a retransmission and is ignored. Everything is bounded:
  * connections (LRU and idle eviction, counted), the bytes of a partial head (maxHeadBytes), the
@@ -86,18 +87,33 @@ export interface HttpReassemblyStats {
   closed: number;
   /** Partial heads dropped (gap, too large, bad start line, eviction, close). */
   headsDropped: number;
+  /** Chunked bodies whose framing was lost (malformed, or a gap outside chunk data): the next head is looked for at a segment start. */
+  chunkedBodiesLost: number;
 }
 
 const SEEK = 0; // unknown position in the stream: a head may start at the next segment's start
 const BOUNDARY = 1; // at a message boundary: the next byte starts a head (or the stream is not HTTP)
 const HEAD = 2; // inside a head: `buffer` holds its first bytes when it began in an earlier segment
 const BODY = 3; // inside a body of known length: `remaining` bytes left
+const CHUNK_SIZE = 4; // a chunk-size line: `remaining` accumulates the size, `digits` counts its hex digits
+const CHUNK_DATA = 5; // inside a chunk's data: `remaining` bytes left
+const CHUNK_END = 6; // the CRLF after a chunk's data (`line` 1 once the CR is seen)
+const TRAILER = 7; // trailer lines after the last chunk, until an empty line (`line`: bytes in the current one)
+/** A chunk-size line (with extensions) or trailer line longer than this, or a chunk above 2^40 bytes: the framing is lost. */
+const MAX_CHUNK_LINE = 4096;
+const MAX_CHUNK_SIZE = 2 ** 40;
+const CR = 13;
+const LF = 10;
 
 interface Direction {
   nextSeq: number;
   mode: number;
   buffer: Uint8Array | undefined;
   remaining: number;
+  digits: number;
+  line: number;
+  /** Inside a chunk extension (after ';'): ignored up to the line end. */
+  extension: boolean;
   fin: boolean;
 }
 
@@ -140,6 +156,7 @@ export class HttpReassembler {
     evictedIdle: 0,
     closed: 0,
     headsDropped: 0,
+    chunkedBodiesLost: 0,
   };
   private readonly maxConnections: number;
   private readonly maxHeadBytes: number;
@@ -192,7 +209,7 @@ export class HttpReassembler {
     const seq = syn ? (seg.sequence + 1) >>> 0 : seg.sequence;
     let d = c.dirs[side];
     if (!d) {
-      d = { nextSeq: seq, mode: syn ? BOUNDARY : SEEK, buffer: undefined, remaining: 0, fin: false };
+      d = { nextSeq: seq, mode: syn ? BOUNDARY : SEEK, buffer: undefined, remaining: 0, digits: 0, line: 0, extension: false, fin: false };
       c.dirs[side] = d;
     } else if (syn && d.nextSeq !== seq) {
       // SYN-ACK (or a SYN) that moves this side's sequence space: its stream starts at a boundary.
@@ -258,7 +275,78 @@ export class HttpReassembler {
     else if (d.mode === BODY) {
       if (count < d.remaining) d.remaining -= count;
       else d.mode = count === d.remaining ? BOUNDARY : SEEK;
-    } else if (d.mode === BOUNDARY) d.mode = SEEK;
+    } else if (d.mode === CHUNK_DATA && count < d.remaining) d.remaining -= count;
+    else if (d.mode >= CHUNK_SIZE) this.loseChunked(d);
+    else if (d.mode === BOUNDARY) d.mode = SEEK;
+  }
+
+  private loseChunked(d: Direction): void {
+    this.stats.chunkedBodiesLost++;
+    d.mode = SEEK;
+  }
+
+  private startChunk(d: Direction): void {
+    d.mode = CHUNK_SIZE;
+    d.remaining = 0;
+    d.digits = 0;
+    d.line = 0;
+    d.extension = false;
+  }
+
+  /** Chunk framing bytes from p[i] (size line, CRLF after data, trailer): returns where the framing mode changed, or p.length. */
+  private chunkFraming(d: Direction, p: Uint8Array, i: number): number {
+    const n = p.length;
+    while (i < n) {
+      const c = p[i++]!;
+      if (d.mode === CHUNK_END) {
+        if (c === CR && d.line === 0) d.line = 1;
+        else if (c === LF) {
+          this.startChunk(d);
+          return i;
+        } else {
+          this.loseChunked(d);
+          return n;
+        }
+      } else if (d.mode === TRAILER) {
+        if (c === LF) {
+          if (d.line === 0) {
+            d.mode = BOUNDARY;
+            return i;
+          }
+          d.line = 0;
+        } else if (c !== CR && ++d.line > MAX_CHUNK_LINE) {
+          this.loseChunked(d);
+          return n;
+        }
+      } else {
+        // CHUNK_SIZE: hex digits, then optional ";ext" (or whitespace), then CRLF.
+        if (c === LF) {
+          if (d.digits === 0) {
+            this.loseChunked(d);
+            return n;
+          }
+          d.line = 0;
+          d.mode = d.remaining === 0 ? TRAILER : CHUNK_DATA;
+          return i;
+        }
+        if (++d.line > MAX_CHUNK_LINE) {
+          this.loseChunked(d);
+          return n;
+        }
+        if (d.extension || c === CR) continue;
+        const v = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+        if (v >= 0 && d.remaining <= MAX_CHUNK_SIZE) {
+          d.remaining = d.remaining * 16 + v;
+          d.digits++;
+        } else if (d.digits > 0 && (c === 0x3b || c === 0x20 || c === 0x09)) {
+          d.extension = true;
+        } else {
+          this.loseChunked(d);
+          return n;
+        }
+      }
+    }
+    return i;
   }
 
   private feed(c: Connection, d: Direction, seq: number, p: Uint8Array, wire: number, messages: HttpMessage[], issues: HttpIssue[]): void {
@@ -283,6 +371,21 @@ export class HttpReassembler {
           if (d.remaining === 0) d.mode = BOUNDARY;
           break;
         }
+        case CHUNK_DATA: {
+          const take = Math.min(d.remaining, n - i);
+          d.remaining -= take;
+          i += take;
+          if (d.remaining === 0) {
+            d.mode = CHUNK_END;
+            d.line = 0;
+          }
+          break;
+        }
+        case CHUNK_SIZE:
+        case CHUNK_END:
+        case TRAILER:
+          i = this.chunkFraming(d, p, i);
+          break;
         case SEEK:
           // After an unknown body, a head is only trusted where a segment starts.
           if (i !== 0 || headStart(p, 0) === 'no') {
@@ -340,7 +443,7 @@ export class HttpReassembler {
   }
 
   private completed(c: Connection, d: Direction, head: HttpHead, messages: HttpMessage[]): void {
-    let length: number | 'unknown';
+    let length: number | 'chunked' | 'unknown';
     if (head.message === 'request') {
       if (c.pending.length >= MAX_PENDING_REQUESTS) c.pending.shift();
       c.pending.push(head);
@@ -355,6 +458,7 @@ export class HttpReassembler {
       length = bodyLength(head, request?.method);
     }
     if (length === 'unknown') d.mode = SEEK;
+    else if (length === 'chunked') this.startChunk(d);
     else if (length === 0) d.mode = BOUNDARY;
     else {
       d.mode = BODY;

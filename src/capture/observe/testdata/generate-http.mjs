@@ -22,7 +22,7 @@ const server = http.createServer((req, res) => {
   req.on('data', (c) => (body += c));
   req.on('end', () => {
     if (req.url === '/chunked') {
-      // No Content-Length: a chunked body in two writes, so the next request head follows a body of unknown length.
+      // No Content-Length: a chunked body in two writes (two segments), a length the head does not give.
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('first part\n');
       setTimeout(() => res.end('second part\n'), 30);
