@@ -2,10 +2,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, SHARED_DIR } from '../testutil/index.js';
+import { observationFromAttributes, type FlatAttributes, type HttpObservation, type IoamObservation } from '../model/observation.js';
+import { IOAM_DIR, assertMatchesExpected, loadExpected, skipWithoutShared } from '../capture/observe/kernel-ioam.test.util.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -98,5 +100,70 @@ describe('netspan CLI', () => {
     assert.equal(err.file, junk);
     assert.match(err.reason, /neither a pcap/);
     assert.equal(run('decode', '--kind', 'bogus', dat).status, 2);
+  });
+
+  test(
+    'decode --kind ioam: every kernel-generated IOAM capture gives its EXPECTED.json, field by field',
+    { skip: skipWithoutShared },
+    () => {
+      const expected = loadExpected();
+      const r = run('decode', '--kind', 'ioam', ...expected.map((f) => join(IOAM_DIR, f.file)));
+      assert.equal(r.status, 0, r.stderr);
+      // The overflowed traces are records with ioam.overflow true, not errors; nothing else is wrong in them.
+      assert.equal(r.stderr, '');
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as FlatAttributes);
+      // One trace per packet, in file and packet order.
+      assert.equal(
+        lines.length,
+        expected.reduce((n, f) => n + f.packets.length, 0),
+      );
+      let k = 0;
+      for (const f of expected)
+        for (const e of f.packets) {
+          const where = `${f.file} frame ${e.frame}`;
+          const { kind, ...attributes } = lines[k++]!;
+          assert.equal(kind, 'ioam', where);
+          const o = observationFromAttributes('ioam', attributes) as IoamObservation;
+          assertMatchesExpected(where, f.file, e, o);
+          assert.equal(o.source, 'capture', where);
+          assert.equal(o.timeUnixNano, BigInt(Math.round(e.capture_time * 1e6)) * 1000n, where);
+          assert.deepEqual(
+            [o.sourceAddress, o.destinationAddress, attributes['network.transport']],
+            ['2001:db8:1::2', '2001:db8:2::2', 'icmpv6'],
+            where,
+          );
+          assert.equal(o.traceparent, undefined, `${where}: no HTTP on an ICMPv6 probe`);
+        }
+    },
+  );
+
+  test('decode --kind http: one record per request and response head of a real capture, with its traceparent', () => {
+    const testdata = join(REPO_ROOT, 'src', 'capture', 'observe', 'testdata');
+    const sent = (
+      JSON.parse(readFileSync(join(testdata, 'http-requests.json'), 'utf8')) as { requests: { path: string; traceparent: string }[] }
+    ).requests;
+    const r = run('decode', '--kind', 'http', join(testdata, 'http-lo.pcap'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const records = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const { kind, ...attributes } = JSON.parse(l) as FlatAttributes;
+        assert.equal(kind, 'http');
+        return observationFromAttributes('http', attributes) as HttpObservation;
+      });
+    assert.deepEqual(
+      records.map((o) => [o.message, o.message === 'request' ? o.target : o.status, o.traceparent]),
+      sent.flatMap((s) => [
+        ['request', s.path.replace(/\?.*/, ''), s.traceparent],
+        ['response', 200, s.traceparent],
+      ]),
+    );
+    // --kind flow alone leaves them out: the flow output is what it was.
+    assert.equal(run('decode', '--kind', 'flow', join(testdata, 'http-lo.pcap')).stdout, '');
   });
 });

@@ -1,8 +1,9 @@
 /**
  * `netspan decode FILE...`: reads pcap, pcapng or raw export payloads (.dat: one UDP payload)
  * and prints one JSON object per decoded record. Flow exports are recognised by their version
- * field; sFlow by its 32-bit version 5. Problems go to stderr as JSON with the file, the packet
- * number and the reason; decoding goes on after them.
+ * field; sFlow by its 32-bit version 5. From captures, packet observations too: IOAM traces and
+ * HTTP heads (PacketObserver), in their flat attribute form. Problems go to stderr as JSON with
+ * the file, the packet number and the reason; decoding goes on after them.
  */
 import { readFile } from 'node:fs/promises';
 import { readPcap } from '../capture/pcap/index.js';
@@ -11,9 +12,11 @@ import { createDecoderSession, type DecoderSession } from '../receivers/netflow/
 import { flowAttributes, fieldAttribute } from '../receivers/netflow/flowlogs.js';
 import type { DecodeOutput } from '../receivers/netflow/decode/types.js';
 import type { InterfaceCounters } from '../model/flow.js';
+import { observationAttributes } from '../model/observation.js';
+import { PacketObserver } from '../capture/observe/index.js';
 import { errorMessage } from '../core/errors.js';
 
-export const RECORD_KINDS = ['flow', 'interface_counters'] as const;
+export const RECORD_KINDS = ['flow', 'interface_counters', 'ioam', 'http'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** What a raw .dat file's records name as their exporter: the file carries no address. */
@@ -58,6 +61,8 @@ export async function decodeFiles(paths: readonly string[], options: DecodeOptio
     summary.errors++;
     options.writeError(JSON.stringify({ file, ...(packet === undefined ? {} : { packet }), reason, ...extra }));
   };
+  // One observer for the whole run, like the sessions: a connection may go on in the next file of a rotated capture.
+  const observer = options.kinds.has('ioam') || options.kinds.has('http') ? new PacketObserver() : undefined;
   const emit = (file: string, packet: number, exporter: string, out: DecodeOutput) => {
     for (const issue of out.issues) error(file, packet, issue.message, { code: issue.code, offset: issue.offset, exporter });
     if (options.kinds.has('flow'))
@@ -98,8 +103,28 @@ export async function decodeFiles(paths: readonly string[], options: DecodeOptio
       error(file, undefined, errorMessage(err));
       continue;
     }
+    const interfaces = capture.interfaces;
     capture.packets.forEach((packet, i) => {
       const number = i + 1;
+      if (observer) {
+        const observations = observer.observe(
+          packet.data,
+          packet.linkType,
+          packet.timestampUnixNano,
+          interfaces[packet.interfaceIndex]?.name ?? '',
+        );
+        for (const issue of observer.lastIssues) {
+          // Packet-layer problems are not this output's business (the flow output never showed them); an
+          // overflowed trace is still printed, with ioam.overflow true.
+          if (issue.source === 'packet' || !options.kinds.has(issue.source) || issue.code === 'OVERFLOW') continue;
+          error(file, number, issue.message, { code: issue.code, offset: issue.offset, layer: issue.source });
+        }
+        for (const o of observations) {
+          if (!options.kinds.has(o.kind)) continue;
+          summary.records++;
+          options.write(JSON.stringify({ kind: o.kind, ...observationAttributes(o) }));
+        }
+      }
       const decoded = decodePacket(packet.data, packet.linkType);
       if (decoded.protocol !== IPPROTO.UDP || decoded.payload.length === 0) return;
       const kind = payloadKind(decoded.payload);

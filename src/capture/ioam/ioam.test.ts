@@ -1,82 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SHARED_DIR } from '../../testutil/index.js';
 import { readPcap } from '../pcap/index.js';
 import { decodePacket } from '../decode/index.js';
 import { concat, hex, mutate, prng } from '../testkit.test.util.js';
-import { decodeIoamOptions, traceTypeNodeLength, type IoamIssueCode, type IoamNode } from './index.js';
-
-const IOAM_DIR = join(SHARED_DIR, 'data', 'ioam', 'linux-kernel-6.18-generated');
-const hasShared = existsSync(join(IOAM_DIR, 'EXPECTED.json'));
-const skip = hasShared ? false : `${IOAM_DIR} is absent (../shared not checked out)`;
-
-interface ExpectedPacket {
-  frame: number;
-  hbh_hex: string;
-  ioam_option: { opt_len: number; ioam_opt_type: number };
-  trace_header: { namespace_id: number; nodelen: number; overflow: number; remlen: number; trace_type: string };
-  nodes_in_packet_order: Record<string, string>[];
-}
-interface ExpectedFile {
-  file: string;
-  packets: ExpectedPacket[];
-}
-
-const loadExpected = (): ExpectedFile[] => JSON.parse(readFileSync(join(IOAM_DIR, 'EXPECTED.json'), 'utf8')) as ExpectedFile[];
-
-/** TShark field → [our field, bit width]. */
-const FIELD: Record<string, [keyof IoamNode, number]> = {
-  hlim: ['hop_limit', 8],
-  id: ['node_id', 24],
-  iif: ['ingress_if_id', 16],
-  eif: ['egress_if_id', 16],
-  tss: ['timestamp_seconds', 32],
-  tsf: ['timestamp_subseconds', 32],
-  trdelay: ['transit_delay', 32],
-  nsdata: ['namespace_data', 32],
-  qdepth: ['queue_depth', 32],
-  csum: ['checksum_complement', 32],
-  id_wide: ['node_id_wide', 56],
-  iif_wide: ['ingress_if_id_wide', 32],
-  eif_wide: ['egress_if_id_wide', 32],
-  nsdata_wide: ['namespace_data_wide', 64],
-  bufoccup: ['buffer_occupancy', 32],
-};
-
-/** A TShark node (strings) as the decoder's node. */
-function expectedNode(t: Record<string, string>): IoamNode {
-  const node: Record<string, unknown> = {};
-  for (const [key, text] of Object.entries(t)) {
-    if (key.startsWith('oss.')) continue;
-    const spec = FIELD[key];
-    assert.ok(spec, `unmapped TShark field ${key}`);
-    const [name, width] = spec;
-    const v = BigInt(text);
-    const ones = (1n << BigInt(width)) - 1n;
-    node[name] = v === ones ? null : width > 32 ? v : Number(v);
-  }
-  if (t['oss.len'] !== undefined) {
-    const scid = Number(t['oss.scid']);
-    node.opaque_state_snapshot = {
-      length: Number(t['oss.len']),
-      schema_id: scid === 0xffffff ? null : scid,
-      data: hex(t['oss.data'] ?? ''),
-    };
-  }
-  return node as IoamNode;
-}
-
-// The configured values (PROVENANCE.md) for the OSS-only case, which TShark 4.0 does not decode.
-const T1_OSS: IoamNode = {
-  opaque_state_snapshot: {
-    length: 9,
-    schema_id: 0x309,
-    data: concat(new TextEncoder().encode('something that will be 4n-aligned'), new Uint8Array(3)),
-  },
-};
-const T2_OSS: IoamNode = { opaque_state_snapshot: { length: 0, schema_id: null, data: new Uint8Array(0) } };
+import { IOAM_DIR, assertMatchesExpected, loadExpected, skipWithoutShared as skip } from '../observe/kernel-ioam.test.util.js';
+import { decodeIoamOptions, traceTypeNodeLength, type IoamIssueCode } from './index.js';
 
 function hbhOptions(file: string): Uint8Array[] {
   const cap = readPcap(new Uint8Array(readFileSync(join(IOAM_DIR, file))));
@@ -102,27 +32,21 @@ test('every Linux-kernel capture decodes to EXPECTED.json, field by field', { sk
       const { traces, issues } = decodeIoamOptions(o);
       assert.equal(traces.length, 1, where);
       const t = traces[0]!;
-      const h = e.trace_header;
-      assert.equal(t.ioamOptionType, e.ioam_option.ioam_opt_type, where);
-      assert.equal(o[t.offset + 1], e.ioam_option.opt_len, where);
-      assert.equal(t.namespaceId, h.namespace_id, where);
-      assert.equal(t.nodeLength, h.nodelen, where);
-      assert.equal(t.overflow, h.overflow === 1, where);
-      assert.equal(t.remainingLength, h.remlen, where);
-      assert.equal(t.traceType, Number(h.trace_type), where);
+      assertMatchesExpected(where, f.file, e, {
+        optionType: t.ioamOptionType,
+        optionLength: o[t.offset + 1],
+        namespaceId: t.namespaceId,
+        nodeLength: t.nodeLength,
+        overflow: t.overflow,
+        remainingLength: t.remainingLength,
+        traceType: t.traceType,
+        nodes: t.nodes,
+      });
       assert.deepEqual(
         issues.map((i) => i.code),
-        h.overflow ? ['OVERFLOW'] : [],
+        e.trace_header.overflow ? ['OVERFLOW'] : [],
         `${where}: issues ${JSON.stringify(issues)}`,
       );
-      let want: IoamNode[];
-      if (f.file.includes('/bit22.')) {
-        assert.equal(e.nodes_in_packet_order.length, 0, 'TShark 4.0 does not decode OSS-only nodes');
-        want = f.file.includes('hop1') ? [T1_OSS] : [T1_OSS, T2_OSS];
-      } else {
-        want = e.nodes_in_packet_order.map(expectedNode).reverse();
-      }
-      assert.deepStrictEqual(t.nodes, want, where);
       packets++;
       nodes += t.nodes.length;
     }

@@ -1,0 +1,375 @@
+/**
+ * Pure HTTP/1.x message-head parser for passive observation: the request line (method, target,
+ * version) or status line, and the few headers netspan needs (traceparent, tracestate, host, and
+ * content-length / transfer-encoding to find where the body ends). Bytes in, a typed head or typed
+ * issues out; never throws. Heads are read as latin1, so any byte sequence is text.
+ *
+ * Leniency follows RFC 9112 for recipients: a bare LF ends a line like CRLF; a malformed header
+ * line is skipped (and flagged) rather than failing the head, since an observer must not lose the
+ * request line over one bad header it does not need.
+ */
+import { parseTraceparent } from '../../model/observation.js';
+
+/** Default limit on a head (request/status line + headers + blank line), like Node's --max-http-header-size. */
+export const DEFAULT_MAX_HEAD_BYTES = 16 * 1024;
+/** A header value of interest longer than this is dropped (flagged): it is carried into telemetry attributes. */
+export const MAX_HEADER_VALUE_BYTES = 1024;
+
+export type HttpIssueCode =
+  /** No blank line within the head-size limit: the partial head is dropped. */
+  | 'HEAD_TOO_LARGE'
+  /** The head starts like HTTP (a method or "HTTP/1.") but its first line is not a request/status line. */
+  | 'BAD_START_LINE'
+  /** A header line without a colon, with whitespace before the colon, or folded (obs-fold): skipped. */
+  | 'BAD_HEADER_LINE'
+  /** traceparent, host or content-length given more than once with different values: dropped as ambiguous. */
+  | 'REPEATED_HEADER'
+  /** A header of interest longer than MAX_HEADER_VALUE_BYTES: dropped. */
+  | 'OVERSIZED_HEADER'
+  /** A traceparent that is not a valid W3C traceparent: dropped. */
+  | 'BAD_TRACEPARENT'
+  /** Content-Length that is not a decimal number below 2^53: the body length is unknown. */
+  | 'BAD_CONTENT_LENGTH'
+  /** Reassembly: bytes of the connection are missing (capture loss, out of order) inside a head: the partial head is dropped. */
+  | 'HEAD_GAP'
+  /** Reassembly: the connection was evicted or closed while a head was incomplete: the partial head is dropped. */
+  | 'HEAD_ABANDONED';
+
+export interface HttpIssue {
+  code: HttpIssueCode;
+  /** Offset in the head (or in the segment's payload for reassembly issues). */
+  offset: number;
+  message: string;
+}
+
+interface HttpHeadBase {
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1 (the minor version digit). */
+  minorVersion: number;
+  traceparent?: string;
+  /** Every tracestate header, joined with ',' (W3C Trace Context allows splitting it across headers). */
+  tracestate?: string;
+  /** Body length from Content-Length; undefined when absent or unusable. */
+  contentLength?: number;
+  /** A Transfer-Encoding header is present: the body length is not known from the head. */
+  transferEncoding: boolean;
+  /** ... and its last coding is chunked: the body is a sequence of chunks (RFC 9112 section 7.1). */
+  chunked: boolean;
+  /** Bytes of the head including the blank line. */
+  headLength: number;
+}
+
+export interface HttpRequestHead extends HttpHeadBase {
+  message: 'request';
+  method: string;
+  /** The request-target as sent (origin-, absolute-, authority- or asterisk-form). */
+  target: string;
+  host?: string;
+}
+
+export interface HttpResponseHead extends HttpHeadBase {
+  message: 'response';
+  status: number;
+}
+
+export type HttpHead = HttpRequestHead | HttpResponseHead;
+
+export type HttpHeadResult =
+  /** Not (yet) a complete head: more bytes may complete it. */
+  | { status: 'incomplete' }
+  /** The bytes do not start an HTTP/1.x head. */
+  | { status: 'not_http' }
+  /** Started like a head but cannot be one (too large, bad first line): `issue` says why. */
+  | { status: 'invalid'; issue: HttpIssue }
+  | { status: 'complete'; head: HttpHead; issues: HttpIssue[] };
+
+/** IANA HTTP Method Registry (PRI left out: it is the HTTP/2 preface, not an HTTP/1 request). */
+export const HTTP_METHODS: readonly string[] = [
+  'ACL',
+  'BASELINE-CONTROL',
+  'BIND',
+  'CHECKIN',
+  'CHECKOUT',
+  'CONNECT',
+  'COPY',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'LABEL',
+  'LINK',
+  'LOCK',
+  'MERGE',
+  'MKACTIVITY',
+  'MKCALENDAR',
+  'MKCOL',
+  'MKREDIRECTREF',
+  'MKWORKSPACE',
+  'MOVE',
+  'OPTIONS',
+  'ORDERPATCH',
+  'PATCH',
+  'POST',
+  'PROPFIND',
+  'PROPPATCH',
+  'PUT',
+  'QUERY',
+  'REBIND',
+  'REPORT',
+  'SEARCH',
+  'TRACE',
+  'UNBIND',
+  'UNCHECKOUT',
+  'UNLINK',
+  'UNLOCK',
+  'UPDATE',
+  'UPDATEREDIRECTREF',
+  'VERSION-CONTROL',
+];
+
+// Every method followed by a space, and the status-line prefix: the byte strings a head can start with.
+const STARTS: Uint8Array[] = [...HTTP_METHODS.map((m) => `${m} `), 'HTTP/1.'].map((s) => Uint8Array.from(s, (c) => c.charCodeAt(0)));
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HT = 9;
+
+/**
+ * Whether `b[off..]` can be the start of an HTTP/1.x head: 'yes' (a method and a space, or
+ * "HTTP/1."), 'maybe' (too few bytes to tell, but a prefix of one), or 'no'.
+ */
+export function headStart(b: Uint8Array, off = 0): 'yes' | 'maybe' | 'no' {
+  const n = b.length - off;
+  if (n <= 0) return 'maybe';
+  const first = b[off]!;
+  // Methods and "HTTP" are upper-case letters: most non-HTTP payloads stop here.
+  if (first < 0x41 || first > 0x5a) return 'no';
+  let maybe = false;
+  for (const s of STARTS) {
+    if (s[0] !== first) continue;
+    const m = Math.min(n, s.length);
+    let i = 1;
+    while (i < m && b[off + i] === s[i]) i++;
+    if (i === m) {
+      if (m === s.length) return 'yes';
+      maybe = true;
+    }
+  }
+  return maybe ? 'maybe' : 'no';
+}
+
+/**
+ * Offset just past the blank line that ends the head in b[0, limit), or -1. `from` lets a caller
+ * resume a scan (it may be at most 3 bytes before where the previous scan stopped).
+ */
+export function findHeadEnd(b: Uint8Array, limit = b.length, from = 0): number {
+  const n = Math.min(limit, b.length);
+  for (let i = Math.max(from, 0); i < n; i++) {
+    if (b[i] !== LF) continue;
+    // LF LF or LF CR LF: an empty line after a line end.
+    if (i + 1 < n && b[i + 1] === LF) return i + 2;
+    if (i + 2 < n && b[i + 1] === CR && b[i + 2] === LF) return i + 3;
+  }
+  return -1;
+}
+
+const latin1 = (b: Uint8Array, start: number, end: number): string => {
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+  return s;
+};
+
+// tchar of RFC 9110 (token characters), as a byte table: header names are checked without making strings.
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: [^\r\n]*)?$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/1\.(\d)$/;
+
+type Interest = 'traceparent' | 'tracestate' | 'host' | 'content-length' | 'transfer-encoding';
+const INTEREST = new Set<string>(['traceparent', 'tracestate', 'host', 'content-length', 'transfer-encoding']);
+// Only a name of one of these lengths can be of interest: the others are not made into strings.
+const INTEREST_LENGTHS = new Set([...INTEREST].map((n) => n.length));
+
+/**
+ * Parses the head at the start of `b`. Returns 'incomplete' while no blank line is in the first
+ * `maxHeadBytes` bytes, 'invalid' (HEAD_TOO_LARGE) when there is none within them.
+ */
+export function parseHttpHead(b: Uint8Array, maxHeadBytes = DEFAULT_MAX_HEAD_BYTES): HttpHeadResult {
+  const start = headStart(b);
+  if (start === 'no') return { status: 'not_http' };
+  const end = findHeadEnd(b, maxHeadBytes);
+  if (end < 0) {
+    if (b.length >= maxHeadBytes) {
+      return { status: 'invalid', issue: { code: 'HEAD_TOO_LARGE', offset: 0, message: `no end of head within ${maxHeadBytes} bytes` } };
+    }
+    return { status: 'incomplete' };
+  }
+  if (start === 'maybe') return { status: 'not_http' }; // a whole head shorter than a method: not HTTP
+  return parseCompleteHead(b, end);
+}
+
+/** Lines of b[0, end) without their CR LF / LF, as [start, stop) pairs. */
+function splitLines(b: Uint8Array, end: number): number[] {
+  const out: number[] = [];
+  let s = 0;
+  for (let i = 0; i < end; i++) {
+    if (b[i] !== LF) continue;
+    out.push(s, i > s && b[i - 1] === CR ? i - 1 : i);
+    s = i + 1;
+  }
+  return out;
+}
+
+function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
+  const lines = splitLines(b, end);
+  const firstLine = latin1(b, lines[0]!, lines[1]!);
+  const issues: HttpIssue[] = [];
+  let head: HttpHead;
+  const base = { transferEncoding: false, chunked: false, headLength: end };
+  const status = STATUS_LINE.exec(firstLine);
+  if (status) {
+    head = { message: 'response', status: Number(status[2]), minorVersion: Number(status[1]), ...base };
+  } else {
+    const request = REQUEST_LINE.exec(firstLine);
+    if (!request) {
+      const shown = firstLine.length > 80 ? `${firstLine.slice(0, 80)}...` : firstLine;
+      return {
+        status: 'invalid',
+        issue: { code: 'BAD_START_LINE', offset: 0, message: `not a request or status line: ${JSON.stringify(shown)}` },
+      };
+    }
+    head = { message: 'request', method: request[1]!, target: request[2]!, minorVersion: Number(request[3]), ...base };
+  }
+
+  const seen = new Map<Interest, string[]>();
+  // Headers whose value cannot be trusted (oversized, folded): a repeat must not stand in for them.
+  const dropped = new Set<Interest>();
+  let lastInterest: Interest | undefined;
+  // The last pair is the blank line.
+  for (let k = 2; k < lines.length - 2; k += 2) {
+    const s = lines[k]!;
+    const e = lines[k + 1]!;
+    const c = b[s]!;
+    if (c === SP || c === HT) {
+      issues.push({ code: 'BAD_HEADER_LINE', offset: s, message: 'obsolete line folding (obs-fold): continuation ignored' });
+      // The folded header's value is incomplete: do not trust it.
+      if (lastInterest) dropped.add(lastInterest);
+      continue;
+    }
+    lastInterest = undefined;
+    let colon = -1;
+    for (let i = s; i < e; i++)
+      if (b[i] === 0x3a) {
+        colon = i;
+        break;
+      }
+    let valid = colon > s;
+    for (let i = s; valid && i < colon; i++) valid = TCHAR[b[i]!] === 1;
+    if (!valid) {
+      issues.push({ code: 'BAD_HEADER_LINE', offset: s, message: colon < 0 ? 'header line without a colon' : 'malformed header name' });
+      continue;
+    }
+    if (!INTEREST_LENGTHS.has(colon - s)) continue;
+    const lower = latin1(b, s, colon).toLowerCase();
+    if (!INTEREST.has(lower)) continue;
+    const key = lower as Interest;
+    let vs = colon + 1;
+    let ve = e;
+    while (vs < ve && (b[vs] === SP || b[vs] === HT)) vs++;
+    while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HT)) ve--;
+    if (ve - vs > MAX_HEADER_VALUE_BYTES) {
+      issues.push({
+        code: 'OVERSIZED_HEADER',
+        offset: s,
+        message: `${lower} of ${ve - vs} bytes (limit ${MAX_HEADER_VALUE_BYTES}) dropped`,
+      });
+      dropped.add(key);
+      continue;
+    }
+    const values = seen.get(key);
+    if (values) values.push(latin1(b, vs, ve));
+    else seen.set(key, [latin1(b, vs, ve)]);
+    lastInterest = key;
+  }
+
+  const single = (key: Interest): string | undefined => {
+    const v = seen.get(key);
+    if (!v || dropped.has(key)) return undefined;
+    if (v.some((x) => x !== v[0])) {
+      issues.push({ code: 'REPEATED_HEADER', offset: 0, message: `${key} given ${v.length} times with different values: dropped` });
+      return undefined;
+    }
+    return v[0];
+  };
+
+  const tp = single('traceparent');
+  if (tp !== undefined) {
+    if (parseTraceparent(tp)) head.traceparent = tp;
+    else issues.push({ code: 'BAD_TRACEPARENT', offset: 0, message: `not a W3C traceparent: ${JSON.stringify(tp.slice(0, 80))}` });
+  }
+  const ts = seen.get('tracestate');
+  if (ts && !dropped.has('tracestate')) {
+    const joined = ts.filter((x) => x !== '').join(',');
+    if (joined.length > MAX_HEADER_VALUE_BYTES) {
+      issues.push({ code: 'OVERSIZED_HEADER', offset: 0, message: `tracestate of ${joined.length} bytes in all dropped` });
+    } else if (joined !== '') head.tracestate = joined;
+  }
+  if (head.message === 'request') {
+    const host = single('host');
+    if (host !== undefined && host !== '') head.host = host;
+  }
+  const cl = single('content-length');
+  if (cl !== undefined) {
+    if (/^\d{1,15}$/.test(cl)) head.contentLength = Number(cl);
+    else
+      issues.push({ code: 'BAD_CONTENT_LENGTH', offset: 0, message: `Content-Length ${JSON.stringify(cl.slice(0, 40))} is not a number` });
+  }
+  const te = seen.get('transfer-encoding');
+  if (te) {
+    head.transferEncoding = true;
+    const codings = te.join(',').split(',');
+    head.chunked = !dropped.has('transfer-encoding') && codings[codings.length - 1]!.trim().toLowerCase() === 'chunked';
+  } else if (dropped.has('transfer-encoding')) head.transferEncoding = true;
+  return { status: 'complete', head, issues };
+}
+
+/**
+ * How many body bytes follow a head, as far as the head says: a number (0 when there is none),
+ * 'chunked', or 'unknown' (read until close, protocol switch, a transfer coding other than chunked).
+ * `requestMethod` is the method of the request a response answers (HEAD and CONNECT change the rule), when known.
+ */
+export function bodyLength(head: HttpHead, requestMethod?: string): number | 'chunked' | 'unknown' {
+  if (head.message === 'response') {
+    const s = head.status;
+    if (s === 101) return 'unknown'; // another protocol follows
+    if ((s >= 100 && s < 200) || s === 204 || s === 304 || requestMethod === 'HEAD') return 0;
+    if (requestMethod === 'CONNECT' && s >= 200 && s < 300) return 'unknown'; // a tunnel follows
+    if (head.transferEncoding) return head.chunked ? 'chunked' : 'unknown';
+    return head.contentLength ?? 'unknown'; // no length: the body runs until the connection closes
+  }
+  if (head.transferEncoding) return head.chunked ? 'chunked' : 'unknown';
+  return head.contentLength ?? 0; // RFC 9112 section 6.3: a request without either has no body
+}
+
+/** The host of a Host header value without its port (and without IPv6 brackets), as `server.address` wants it. */
+export function hostWithoutPort(host: string): string {
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    return close > 0 ? host.slice(1, close) : host;
+  }
+  const colon = host.lastIndexOf(':');
+  return colon >= 0 && host.indexOf(':') === colon && /^\d*$/.test(host.slice(colon + 1)) ? host.slice(0, colon) : host;
+}
+
+/** The path of a request-target (query and fragment left out, absolute-form reduced to its path). */
+export function targetPath(target: string): string | undefined {
+  if (target === '*') return target;
+  let t = target;
+  if (!t.startsWith('/')) {
+    // absolute-form "scheme://authority/path?query"; authority-form (CONNECT host:port) has no path.
+    const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(t);
+    if (!m) return undefined;
+    t = m[1] === '' || m[1]!.startsWith('?') ? `/${m[1]!}` : m[1]!;
+  }
+  const q = t.search(/[?#]/);
+  return q >= 0 ? t.slice(0, q) : t;
+}

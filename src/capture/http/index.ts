@@ -1,0 +1,28 @@
+export {
+  DEFAULT_MAX_HEAD_BYTES,
+  HTTP_METHODS,
+  MAX_HEADER_VALUE_BYTES,
+  bodyLength,
+  findHeadEnd,
+  headStart,
+  hostWithoutPort,
+  parseHttpHead,
+  targetPath,
+  type HttpHead,
+  type HttpHeadResult,
+  type HttpIssue,
+  type HttpIssueCode,
+  type HttpRequestHead,
+  type HttpResponseHead,
+} from './head.js';
+export {
+  DEFAULT_IDLE_TIMEOUT_NANOS,
+  DEFAULT_MAX_CONNECTIONS,
+  HttpReassembler,
+  MAX_PENDING_REQUESTS,
+  type HttpMessage,
+  type HttpReassemblerOptions,
+  type HttpReassemblyResult,
+  type HttpReassemblyStats,
+  type TcpSegment,
+} from './reassemble.js';
