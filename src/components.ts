@@ -2,6 +2,7 @@
 import type { Factory } from './core/component.js';
 import { otlpReceiverFactory } from './receivers/otlp/factory.js';
 import { netflowReceiverFactory } from './receivers/netflow/factory.js';
+import { snmpReceiverFactory } from './receivers/snmp/factory.js';
 import { groupByTraceFactory } from './processors/groupbytrace/factory.js';
 import { correlateFactory, ipfixLookupFactory } from './processors/correlate/factory.js';
 import { debugExporterFactory } from './exporters/debug/factory.js';
@@ -12,6 +13,7 @@ import { otlpHttpExporterFactory } from './exporters/otlphttp/factory.js';
 export const FACTORIES: readonly Factory[] = [
   otlpReceiverFactory,
   netflowReceiverFactory,
+  snmpReceiverFactory,
   groupByTraceFactory,
   correlateFactory,
   ipfixLookupFactory,
