@@ -51,6 +51,8 @@ export class SnmpReceiver implements Component {
   private readonly targets = new Map<string, TargetState>();
   private discoveryTimer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Set by shutdown: polls it aborts are neither counted nor logged as failures. */
+  private stopping = false;
   private warnedNoDeviceSink = false;
 
   constructor(
@@ -87,6 +89,7 @@ export class SnmpReceiver implements Component {
 
   async shutdown(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     if (this.discoveryTimer) clearInterval(this.discoveryTimer);
     this.discoveryTimer = undefined;
     for (const s of this.targets.values()) {
@@ -116,7 +119,7 @@ export class SnmpReceiver implements Component {
       if (this.targets.has(targetKey(address, this.config.port))) continue;
       const s = this.addTarget(resolveTarget(this.config, { address }, 'flow_exporter'));
       if (s) {
-        this.settings.logger.info({ address, device: s.key }, 'snmp: polling a flow exporter');
+        this.settings.logger.info({ address, port: s.target.port, device: this.device(s.target) }, 'snmp: polling a flow exporter');
         if (this.running) this.schedule(s, 0);
       }
     }
@@ -187,7 +190,7 @@ export class SnmpReceiver implements Component {
         const e = classifySnmpError(err);
         result = { ...base, outcome: e.outcome, durationMs: performance.now() - started, reason: e.message };
       }
-      this.record(s, result);
+      if (!this.stopping) this.record(s, result);
       return result;
     };
     const p = run().finally(() => {

@@ -25,6 +25,11 @@ function call<T>(run: (cb: snmp.ResponseCallback<T>) => void): Promise<T> {
   });
 }
 
+function isEndOfView(err: unknown): boolean {
+  const cause = err instanceof SnmpPollError ? err.cause : err;
+  return cause instanceof snmp.RequestFailedError && cause.status === snmp.ErrorStatus.NoSuchName;
+}
+
 /** Compares dotted OIDs numerically. */
 export function compareOids(a: string, b: string): number {
   const x = a.split('.');
@@ -72,8 +77,14 @@ export async function walkColumns(
       const result = await call<(Varbind | Varbind[])[]>((cb) => session.getBulk(oids, 0, options.maxRepetitions, cb));
       groups = result.map((g) => (Array.isArray(g) ? g : [g]));
     } else {
-      const result = await call<Varbind[]>((cb) => session.getNext(oids, cb));
-      groups = result.map((vb) => [vb]);
+      try {
+        const result = await call<Varbind[]>((cb) => session.getNext(oids, cb));
+        groups = result.map((vb) => [vb]);
+      } catch (err) {
+        // SNMPv1 ends a walk at the end of the agent's view with noSuchName for the whole request.
+        if (isEndOfView(err)) break;
+        throw err;
+      }
     }
     let progressed = false;
     pending.forEach(([name, last], i) => {
