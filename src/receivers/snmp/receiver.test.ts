@@ -35,7 +35,7 @@ async function silentAgent(): Promise<{ socket: Socket; port: number; datagrams:
 
 test('poll_flow_exporters: an exporter the device store has seen is polled with the defaults', async () => {
   const agent = await silentAgent();
-  const devicesConfig = devicesConfigSchema.parse({ inventory: { edge: { flow_exporters: ['127.0.0.1'] } } });
+  const devicesConfig = devicesConfigSchema.parse({ inventory: { edge: { flow_exporters: ['127.0.0.1', '127.0.0.2'] } } });
   const store = new DeviceStateStore(deviceStoreOptions(devicesConfig), new SelfMetrics(), new Inventory(devicesConfig.inventory));
   store.noteFlowExporter('127.0.0.1');
   const settings = recordingSettings('snmp');
@@ -55,6 +55,11 @@ test('poll_flow_exporters: an exporter the device store has seen is polled with 
   await first;
   assert.ok(agent.datagrams[0]!.includes(Buffer.from('public')));
   assert.ok(settings.logs.some((l) => l.msg === 'snmp: polling a flow exporter' && l.device === 'edge'));
+  // More exporters of the same inventory device add no target; an exporter of another device does.
+  store.noteFlowExporter('127.0.0.2');
+  store.noteFlowExporter('127.0.0.3');
+  receiver.discoverExporters();
+  assert.deepEqual(receiver.targetKeys(), [`127.0.0.1:${agent.port}`, `127.0.0.3:${agent.port}`]);
   await receiver.shutdown();
   // The poll cut short by shutdown is no failure.
   assert.equal(await settings.metrics.value('netspan_snmp_polls_total'), 0);

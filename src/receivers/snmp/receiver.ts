@@ -111,15 +111,24 @@ export class SnmpReceiver implements Component {
     return Promise.all([...this.targets.values()].map((s) => s.inFlight ?? this.poll(s)));
   }
 
-  /** Adds the flow exporter addresses the device store has seen as targets polled with the defaults. */
+  /**
+   * Adds the flow exporters the device store has seen as targets polled with the defaults. A
+   * device the inventory knows is polled once: not at all when a target already polls it, at
+   * its first `snmp_addresses` entry when it has one, else at the exporter address.
+   */
   discoverExporters(): void {
     const store = this.settings.evidenceStores?.devices;
     if (!store) return;
-    for (const address of store.flowExporters()) {
+    const polled = new Set([...this.targets.values()].map((s) => this.device(s.target)));
+    for (const exporter of store.flowExporters()) {
+      const device = store.inventory.deviceForAddress(exporter);
+      if (polled.has(device)) continue;
+      const address = store.inventory.get(device)?.snmpAddresses[0] ?? exporter;
       if (this.targets.has(targetKey(address, this.config.port))) continue;
       const s = this.addTarget(resolveTarget(this.config, { address }, 'flow_exporter'));
       if (s) {
-        this.settings.logger.info({ address, port: s.target.port, device: this.device(s.target) }, 'snmp: polling a flow exporter');
+        polled.add(device);
+        this.settings.logger.info({ exporter, address, port: s.target.port, device }, 'snmp: polling a flow exporter');
         if (this.running) this.schedule(s, 0);
       }
     }
@@ -130,7 +139,11 @@ export class SnmpReceiver implements Component {
     if (this.targets.has(key)) return undefined;
     if (this.targets.size >= this.config.max_targets) {
       this.settings.metrics
-        .counter('netspan_snmp_targets_ignored_total', 'Agent addresses not polled because max_targets was reached.', ['receiver'])
+        .counter(
+          'netspan_snmp_targets_ignored_total',
+          'Agent addresses not polled because max_targets was reached (counted each time one is offered).',
+          ['receiver'],
+        )
         .inc({ receiver: this.settings.id });
       return undefined;
     }
