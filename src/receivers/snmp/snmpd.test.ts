@@ -134,6 +134,13 @@ describe('snmp receiver against a real snmpd', { skip: skipReason }, () => {
   let dir: string;
   let snmpd: LabProcess;
   let poller: Poller;
+  let snmpdArgv: string[];
+
+  async function startSnmpd(): Promise<LabProcess> {
+    const p = lab.spawn(topo.router, snmpdArgv, { maxLifetimeMs: 300_000 });
+    await p.waitForLine(/NET-SNMP version/, 15_000);
+    return p;
+  }
 
   const kernel = async (ifname: string, stat: string): Promise<bigint> =>
     BigInt((await lab.exec(topo.router, ['cat', `/sys/class/net/${ifname}/statistics/${stat}`])).stdout.trim());
@@ -169,22 +176,18 @@ describe('snmp receiver against a real snmpd', { skip: skipReason }, () => {
     const r4 = station.routerIpv4;
     const r6 = station.routerIpv6;
     // -f foreground, -Lo log to stdout, -C no other config files; persistent state (the v3 user's keys) in dir.
-    snmpd = lab.spawn(
-      topo.router,
-      [
-        'env',
-        `SNMP_PERSISTENT_DIR=${join(dir, 'persist')}`,
-        'snmpd',
-        '-f',
-        '-Lo',
-        '-C',
-        '-c',
-        conf,
-        `udp:${r4}:161,udp:${r4}:1161,udp:${r4}:2161,udp6:[${r6}]:161,udp6:[${r6}]:1161`,
-      ],
-      { maxLifetimeMs: 300_000 },
-    );
-    await snmpd.waitForLine(/NET-SNMP version/, 15_000);
+    snmpdArgv = [
+      'env',
+      `SNMP_PERSISTENT_DIR=${join(dir, 'persist')}`,
+      'snmpd',
+      '-f',
+      '-Lo',
+      '-C',
+      '-c',
+      conf,
+      `udp:${r4}:161,udp:${r4}:1161,udp:${r4}:2161,udp6:[${r6}]:161,udp6:[${r6}]:1161`,
+    ];
+    snmpd = await startSnmpd();
     const fast = { timeout: '500ms', retries: 0 };
     poller = new Poller(station.ns, {
       receiver: {
@@ -314,5 +317,22 @@ describe('snmp receiver against a real snmpd', { skip: skipReason }, () => {
     // The store has nothing from them.
     const { series } = await poller.send<{ series: unknown }>('series wrong-community');
     assert.equal(series, undefined);
+  });
+
+  test('an agent restart (sysUpTime back) is a reset in the store: no rate across it, a reboot anomaly', async () => {
+    const before = await poller.poll();
+    assert.equal(before.get('router')!.outcome, 'ok');
+    await snmpd.stop('SIGTERM', 10_000);
+    snmpd = await startSnmpd();
+    await pollUntil('router', (p) => p.outcome === 'ok');
+    const { series, state } = await poller.send<{
+      series: { devicePoints: { sysUpTimeTicks?: number }[]; interfaces: { name?: string; points: { noRate?: string }[] }[] };
+      state: { anomalies: { kind: string }[] };
+    }>('series router');
+    const uptimes = series.devicePoints.map((p) => p.sysUpTimeTicks!);
+    assert.ok(uptimes.at(-1)! < uptimes.at(-2)!, `sysUpTime ${uptimes.join(', ')}`);
+    // The kernel's counters went on: only sysUpTime says "restart", and that is enough.
+    for (const s of series.interfaces) assert.equal(s.points.at(-1)!.noRate, 'reboot', s.name);
+    assert.ok(state.anomalies.some((a) => a.kind === 'reboot'));
   });
 });
