@@ -5,6 +5,11 @@ import { SelfMetrics } from '../core/telemetry/metrics.js';
 import { silentLogger } from '../core/telemetry/logger.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
 import { packFlows } from '../evidence/memory/rows.js';
+import { readFileSync } from 'node:fs';
+import { repoPath } from '../testutil/index.js';
+import { readPcap } from '../capture/pcap/index.js';
+import { decodePacket } from '../capture/decode/index.js';
+import { decodeSflow } from '../receivers/netflow/sflow/index.js';
 
 const S = 1_000_000_000n;
 
@@ -83,5 +88,42 @@ test('the evidence hub notes flow exporter addresses (records and packed rows) f
   hub.addFlows([flow('198.18.3.1'), flow('198.18.3.1')]);
   hub.addPackedFlows(packFlows([flow('198.18.9.1'), flow('fd00:3::1'), flow('198.18.9.1')]));
   assert.deepEqual(hub.devices.flowExporters(), ['198.18.3.1', '198.18.9.1', 'fd00:3::1']);
+  await hub.close();
+});
+
+test('real sFlow datagrams (loghub capture, an Alcatel-Lucent switch): counter samples become interface series with rates', async () => {
+  const pcap = readPcap(new Uint8Array(readFileSync(repoPath('src', 'receivers', 'netflow', 'sflow', 'testdata', 'loghub-sflow.pcap'))));
+  // The capture is from 2013: a retention that keeps it.
+  const hub = new EvidenceHub(evidenceConfigSchema.parse({ devices: { retention: '1000000h' } }), new SelfMetrics(), silentLogger());
+  const samples: InterfaceCounters[] = [];
+  for (const cp of pcap.packets) {
+    const p = decodePacket(cp.data, cp.linkType);
+    const out = decodeSflow(p.payload, { exporter: '192.0.2.1', keepAllFields: false, receivedAtUnixNano: cp.timestampUnixNano });
+    hub.addInterfaceCounters(out.counters);
+    samples.push(...out.counters);
+  }
+  assert.equal(samples.length, 8);
+  const listed = hub.devices.listDevices();
+  assert.deepEqual(
+    listed.map((d) => [d.device, d.interfaces.map((i) => i.ifIndex)]),
+    [['172.21.35.17', [1036, 1043]]],
+  );
+  for (const ifIndex of [1036, 1043]) {
+    const mine = samples.filter((c) => c.ifIndex === ifIndex);
+    const series = hub.devices.seriesIn('172.21.35.17', ifIndex, 0n, 2n ** 62n)!.interfaces[0]!;
+    assert.equal(series.points.length, mine.length);
+    assert.equal(series.points[0]!.noRate, 'first');
+    for (let i = 1; i < mine.length; i++) {
+      const a = mine[i - 1]!;
+      const b = mine[i]!;
+      const seconds = Number(b.timeUnixNano - a.timeUnixNano) / 1e9;
+      const p = series.points[i]!;
+      assert.equal(p.noRate, undefined);
+      assert.equal(p.inBitsPerSecond, (Number(b.inOctets - a.inOctets) * 8) / seconds);
+      assert.equal(p.outBitsPerSecond, (Number(b.outOctets - a.outOctets) * 8) / seconds);
+      assert.equal(p.inUtilisation, p.inBitsPerSecond! / 100e6);
+      assert.equal(p.operStatus, 1);
+    }
+  }
   await hub.close();
 });
