@@ -53,6 +53,8 @@ export interface DeviceReading {
   timeUnixNano: bigint;
   /** sysUpTime in hundredths of a second, when the source has it: going back means a reboot. */
   sysUpTimeTicks?: number;
+  /** When sysUpTime was read, if not at `timeUnixNano` (a poll reads it before the tables). */
+  sysUpTimeUnixNano?: bigint;
   interfaces: InterfaceReading[];
   cpu?: CpuReading;
   memory?: MemoryReading;

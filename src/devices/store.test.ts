@@ -92,6 +92,22 @@ describe('device state store: rates', () => {
     assert.equal(store.seriesIn('192.0.2.1', 1, T0, T0 + 30n * S)!.interfaces[0]!.points[1]!.noRate, 'reboot');
   });
 
+  test('a slow poll (uptime read well before the counters) is no restart', () => {
+    const { store } = makeStore();
+    store.addReadings([
+      reading(T0, { inOctets: 1_000n, octetBits: 64 }, { sysUpTimeTicks: 100_000, sysUpTimeUnixNano: T0 - 100_000_000n }),
+      // Uptime read at +30 s, the tables only at +40 s (retries): 40 s between the readings, 30 s of uptime.
+      reading(
+        T0 + 40n * S,
+        { inOctets: 2_000n, octetBits: 64 },
+        { sysUpTimeTicks: 103_000, sysUpTimeUnixNano: T0 + 30n * S - 100_000_000n },
+      ),
+    ]);
+    const p = store.seriesIn('192.0.2.1', 1, T0, T0 + 40n * S)!.interfaces[0]!.points[1]!;
+    assert.equal(p.noRate, undefined);
+    assert.equal(p.inBitsPerSecond, (1000 * 8) / 40);
+  });
+
   test('counters going back without uptime (sFlow) and without a plausible wrap are a counter reset', () => {
     const { store } = makeStore();
     store.addReadings([

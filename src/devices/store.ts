@@ -423,16 +423,18 @@ export class DeviceStateStore {
 
     let rebooted = false;
     if (r.sysUpTimeTicks !== undefined) {
+      // Uptime against the time it was read: a slow table walk must not look like a restart.
+      const ut = r.sysUpTimeUnixNano ?? t;
       const prev = d.lastUptime;
-      if (prev && t > prev.timeUnixNano) {
-        rebooted = uptimeRestarted(prev.ticks, r.sysUpTimeTicks, Number((t - prev.timeUnixNano) / NS_PER_MS));
+      if (prev && ut > prev.timeUnixNano) {
+        rebooted = uptimeRestarted(prev.ticks, r.sysUpTimeTicks, Number((ut - prev.timeUnixNano) / NS_PER_MS));
         if (rebooted) {
           d.events.push({ timeUnixNano: t, kind: 'reboot', source: r.source });
           this.trim(d.events);
           this.m.resets('reboot');
         }
       }
-      if (!prev || t > prev.timeUnixNano) d.lastUptime = { ticks: r.sysUpTimeTicks, timeUnixNano: t };
+      if (!prev || ut > prev.timeUnixNano) d.lastUptime = { ticks: r.sysUpTimeTicks, timeUnixNano: ut };
     }
 
     if (r.cpu || r.memory || r.sysUpTimeTicks !== undefined) {

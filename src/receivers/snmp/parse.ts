@@ -47,7 +47,7 @@ const toOid = (v: SnmpValue): string | undefined => (typeof v === 'string' ? v.r
 /** The reading of one poll. `timeUnixNano` is when the answers came; interfaces sorted by ifIndex. */
 export function readingFromWalk(
   columns: WalkedColumns,
-  meta: { address: string; device?: string; timeUnixNano: bigint; sysUpTimeTicks?: number },
+  meta: { address: string; device?: string; timeUnixNano: bigint; sysUpTimeTicks?: number; sysUpTimeUnixNano?: bigint },
 ): DeviceReading {
   const col = (name: ColumnName) => columns[name] ?? new Map<string, SnmpValue>();
   const indexes = new Set<string>();
@@ -100,6 +100,7 @@ export function readingFromWalk(
   const reading: DeviceReading = { source: 'snmp', address: meta.address, timeUnixNano: meta.timeUnixNano, interfaces };
   if (meta.device !== undefined) reading.device = meta.device;
   if (meta.sysUpTimeTicks !== undefined) reading.sysUpTimeTicks = meta.sysUpTimeTicks;
+  if (meta.sysUpTimeUnixNano !== undefined) reading.sysUpTimeUnixNano = meta.sysUpTimeUnixNano;
 
   const loads = [...col('hrProcessorLoad').values()].map(toNumber).filter((v): v is number => v !== undefined && v >= 0 && v <= 100);
   if (loads.length > 0) reading.cpu = { loads };

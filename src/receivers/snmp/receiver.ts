@@ -45,6 +45,8 @@ interface TargetState {
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+const nowNano = () => BigInt(Date.now()) * 1_000_000n;
+
 const targetKey = (address: string, port: number) => (isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`);
 
 export class SnmpReceiver implements Component {
@@ -185,17 +187,20 @@ export class SnmpReceiver implements Component {
       try {
         const session = this.session(s);
         const sysUpTimeTicks = await getUptime(session);
+        const sysUpTimeUnixNano = nowNano();
+        // The counters' time: when the first table response came (most rows of a small agent).
+        let timeUnixNano: bigint | undefined;
         const columns = await walkColumns(session, {
           bulk: t.version !== 'v1',
           maxRepetitions: this.config.max_repetitions,
           maxRows: this.config.max_rows,
+          onFirstResponse: () => (timeUnixNano = nowNano()),
         });
-        const timeUnixNano = BigInt(Date.now()) * 1_000_000n;
         const reading = readingFromWalk(columns, {
           address: t.address,
           ...(t.device === undefined ? {} : { device: t.device }),
-          timeUnixNano,
-          ...(sysUpTimeTicks === undefined ? {} : { sysUpTimeTicks }),
+          timeUnixNano: timeUnixNano ?? nowNano(),
+          ...(sysUpTimeTicks === undefined ? {} : { sysUpTimeTicks, sysUpTimeUnixNano }),
         });
         this.deliver(reading);
         result = { ...base, outcome: 'ok', durationMs: performance.now() - started, reading };

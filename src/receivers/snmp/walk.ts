@@ -52,6 +52,8 @@ export interface WalkOptions {
   bulk: boolean;
   maxRepetitions: number;
   maxRows: number;
+  /** Called when the first response arrives (its rows are most of a small agent's counters). */
+  onFirstResponse?: () => void;
 }
 
 /** Walks the given columns (all of COLUMNS by default); columns the agent lacks come back empty. */
@@ -86,6 +88,7 @@ export async function walkColumns(
         throw err;
       }
     }
+    if (requests === 0) options.onFirstResponse?.();
     let progressed = false;
     pending.forEach(([name, last], i) => {
       const prefix = `${COLUMNS[name]}.`;
