@@ -3,6 +3,7 @@ import type { Factory } from './core/component.js';
 import { otlpReceiverFactory } from './receivers/otlp/factory.js';
 import { netflowReceiverFactory } from './receivers/netflow/factory.js';
 import { ioamApiReceiverFactory } from './receivers/ioamapi/factory.js';
+import { snmpReceiverFactory } from './receivers/snmp/factory.js';
 import { groupByTraceFactory } from './processors/groupbytrace/factory.js';
 import { correlateFactory, ipfixLookupFactory } from './processors/correlate/factory.js';
 import { debugExporterFactory } from './exporters/debug/factory.js';
@@ -14,6 +15,7 @@ export const FACTORIES: readonly Factory[] = [
   otlpReceiverFactory,
   netflowReceiverFactory,
   ioamApiReceiverFactory,
+  snmpReceiverFactory,
   groupByTraceFactory,
   correlateFactory,
   ipfixLookupFactory,

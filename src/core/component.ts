@@ -9,6 +9,8 @@ import type { Observation } from '../model/observation.js';
 import type { FlowStore } from '../evidence/store.js';
 import type { MemoryObservationStore } from '../evidence/observations/store.js';
 import type { PackedFlows } from '../evidence/memory/rows.js';
+import type { DeviceReading } from '../devices/model.js';
+import type { DeviceStateStore } from '../devices/store.js';
 import type { Logger } from './telemetry/logger.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 
@@ -47,6 +49,8 @@ export interface EvidenceSink {
   addInterfaceCounters(samples: readonly InterfaceCounters[]): void;
   /** Packet observations (IOAM traces, HTTP observations) from agents, the kernel or ioam-api reporters. */
   addObservations(observations: readonly Observation[]): void;
+  /** Device readings (SNMP polls) for the device state store. Optional: a sink without it keeps no device state. */
+  addDeviceReadings?(readings: readonly DeviceReading[]): void;
 }
 
 /**
@@ -56,6 +60,8 @@ export interface EvidenceSink {
 export interface EvidenceStores {
   readonly flows?: FlowStore;
   readonly observations?: MemoryObservationStore;
+  /** Device state (interface counters, CPU, memory, IOAM queue depth) from SNMP and sFlow counter samples. */
+  readonly devices?: DeviceStateStore;
 }
 
 /** What a factory gets besides the config: its id ("type" or "type/name"), a logger, metrics, the evidence sink and stores. */

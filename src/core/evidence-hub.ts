@@ -13,7 +13,12 @@ import { MemoryFlowStore } from '../evidence/memory/store.js';
 import { memoryFlowStoreConfigSchema } from '../evidence/memory/config.js';
 import { errorMessage } from './errors.js';
 import { MemoryObservationStore, observationStoreConfigSchema } from '../evidence/observations/store.js';
-import { unpackFlows, type PackedFlows } from '../evidence/memory/rows.js';
+import { ROW_BYTES, packedSamplerId, unpackFlows, type PackedFlows } from '../evidence/memory/rows.js';
+import { devicesConfigSchema } from '../devices/config.js';
+import { DeviceStateStore, deviceStoreOptions } from '../devices/store.js';
+import { Inventory } from '../devices/inventory.js';
+import { readingsFromCounterSamples } from '../devices/sflow.js';
+import type { DeviceReading } from '../devices/model.js';
 
 /** The `evidence:` section of the config: where network evidence is kept for the correlation. */
 export const evidenceConfigSchema = z
@@ -22,6 +27,8 @@ export const evidenceConfigSchema = z
     flows: memoryFlowStoreConfigSchema.default({}),
     /** Packet observations (IOAM traces, HTTP observations) from agents and ioam-api reporters, kept in memory. */
     observations: observationStoreConfigSchema.default({}),
+    /** Device state (SNMP polls, sFlow counter samples, IOAM queue depth) and the device inventory, kept in memory. */
+    devices: devicesConfigSchema.default({}),
   })
   .strict()
   .default({});
@@ -31,6 +38,7 @@ export type EvidenceConfig = z.infer<typeof evidenceConfigSchema>;
 export class EvidenceHub implements EvidenceSink {
   readonly flows: FlowStore;
   readonly observations: MemoryObservationStore;
+  readonly devices: DeviceStateStore;
 
   constructor(
     config: EvidenceConfig,
@@ -42,9 +50,11 @@ export class EvidenceHub implements EvidenceSink {
       { retentionMs: config.observations.retention, maxObservations: config.observations.max_observations },
       metrics,
     );
+    this.devices = new DeviceStateStore(deviceStoreOptions(config.devices), metrics, new Inventory(config.devices.inventory));
   }
 
   addFlows(records: readonly FlowRecord[]): void {
+    this.noteExporters(records);
     const done = this.flows.insert(records);
     if (done instanceof Promise)
       done.catch((err: unknown) => {
@@ -54,16 +64,49 @@ export class EvidenceHub implements EvidenceSink {
   }
 
   addPackedFlows(batch: PackedFlows): void {
+    this.notePackedExporters(batch);
     // The memory store copies the rows as they are; another store gets the records.
     if (this.flows instanceof MemoryFlowStore) this.flows.insertPacked(batch);
     else this.addFlows(unpackFlows(batch));
   }
 
   addInterfaceCounters(samples: readonly InterfaceCounters[]): void {
-    // Device state arrives with a later stage; until then the samples are counted, not kept.
     this.metrics
-      .counter('netspan_evidence_interface_counters_received_total', 'Interface counter samples received (not yet stored).', [])
+      .counter(
+        'netspan_evidence_interface_counters_received_total',
+        'Interface counter samples received (stored in the device state store).',
+        [],
+      )
       .inc(samples.length);
+    this.devices.addReadings(readingsFromCounterSamples(samples));
+  }
+
+  addDeviceReadings(readings: readonly DeviceReading[]): void {
+    this.devices.addReadings(readings);
+  }
+
+  /** Exporter addresses for the SNMP receiver's poll_flow_exporters (one note per address and batch). */
+  private noteExporters(records: readonly FlowRecord[]): void {
+    let last = '';
+    for (const r of records)
+      if (r.samplerAddress !== last) {
+        last = r.samplerAddress;
+        this.devices.noteFlowExporter(last);
+      }
+  }
+
+  private notePackedExporters(batch: PackedFlows): void {
+    const u32 = new Uint32Array(batch.data, 0, (batch.rows * ROW_BYTES) / 4);
+    const seen = new Set<number>();
+    let last = -1;
+    for (let o = 0; o < batch.rows; o++) {
+      const id = packedSamplerId(u32, o);
+      if (id !== last) seen.add((last = id));
+    }
+    for (const id of seen) {
+      const address = batch.strings[id];
+      if (address !== undefined) this.devices.noteFlowExporter(address);
+    }
   }
 
   addObservations(observations: readonly Observation[]): void {
