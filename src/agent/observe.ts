@@ -1,17 +1,29 @@
 /**
- * The agent's packet → observation step, behind the signature of the full PacketObserver
- * (src/capture/observe/, which adds HTTP observations and traceparent tagging) so that it can
- * replace this module's body without touching the sources. For now: IOAM traces only, from
- * decodePacket + decodeIoamOptions.
+ * The agent's packet → observation step: the capture's PacketObserver (IOAM traces with the
+ * packet's quartet and the ids it carried, HTTP request and response heads, the traceparent of
+ * the request in flight tagged on the connection's IOAM traces), with its decode issues handed
+ * to the agent's counters.
  */
-import { decodePacket } from '../capture/decode/index.js';
-import { decodeIoamOptions } from '../capture/ioam/index.js';
-import type { IoamObservation, Observation } from '../model/observation.js';
+import { readFileSync } from 'node:fs';
+import { PacketObserver } from '../capture/observe/index.js';
+
+/** The MAC address of a local interface (Linux sysfs), to tell its sent frames from its received ones; undefined when unknown. */
+function interfaceMac(name: string): Uint8Array | undefined {
+  if (!/^[\w.:-]{1,64}$/.test(name) || name === 'any') return undefined;
+  try {
+    const text = readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim();
+    const bytes = text.split(':').map((h) => parseInt(h, 16));
+    return bytes.length === 6 && bytes.every((b) => b >= 0 && b <= 255) ? new Uint8Array(bytes) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+import type { Observation } from '../model/observation.js';
 
 /** Something a decoder could not read in full: counted by the agent as a decode issue. */
 export interface ObserveIssue {
-  /** Which decoder: the packet headers or the IOAM options. */
-  decoder: 'packet' | 'ioam';
+  /** Which decoder: the packet headers, the IOAM options, or the HTTP heads. */
+  decoder: 'packet' | 'ioam' | 'http';
   code: string;
   message: string;
 }
@@ -19,9 +31,9 @@ export interface ObserveIssue {
 export interface ObserverOptions {
   /** `observer.name` of every observation. */
   observer: string;
-  /** IOAM traces carry Cross-Layer Telemetry trace and span ids. */
+  /** IOAM traces carry Cross-Layer Telemetry trace and span ids (the original layout, after the trace header). */
   cltIds: boolean;
-  /** Told about each decode issue (a cut packet, a malformed IOAM option). */
+  /** Told about each decode issue (a cut packet, a malformed IOAM option, a bad HTTP head). */
   onIssue?: (issue: ObserveIssue) => void;
 }
 
@@ -29,38 +41,25 @@ export interface Observer {
   observe(data: Uint8Array, linkType: number, timeUnixNano: bigint, interfaceName: string): Observation[];
 }
 
-const NONE: Observation[] = [];
-
+/**
+ * One PacketObserver per interface: a router's agent sees each packet on its way in and again
+ * on its way out, and one connection table for both would take the second sighting for a
+ * retransmission of the first.
+ */
 export function createObserver(options: ObserverOptions): Observer {
-  const { observer, cltIds, onIssue } = options;
+  const observers = new Map<string, PacketObserver>();
+  const { onIssue } = options;
   return {
     observe(data, linkType, timeUnixNano, interfaceName) {
-      const p = decodePacket(data, linkType);
-      // A snap length cut below the transport header is normal on a busy link: counted, not logged per packet.
-      if (onIssue) for (const i of p.issues) onIssue({ decoder: 'packet', code: i.code, message: i.message });
-      if (!p.hopByHopOptions) return NONE;
-      const { traces, issues } = decodeIoamOptions(p.hopByHopOptions, { cltIds });
-      if (onIssue) for (const i of issues) onIssue({ decoder: 'ioam', code: i.code, message: i.message });
-      if (traces.length === 0) return NONE;
-      return traces.map((t): IoamObservation => ({
-        kind: 'ioam',
-        source: 'capture',
-        timeUnixNano,
-        observer,
-        interfaceName,
-        sourceAddress: p.sourceAddress,
-        sourcePort: p.sourcePort,
-        destinationAddress: p.destinationAddress,
-        destinationPort: p.destinationPort,
-        protocol: p.protocol,
-        optionType: t.ioamOptionType,
-        namespaceId: t.namespaceId,
-        traceType: t.traceType,
-        overflow: t.overflow,
-        nodes: t.nodes,
-        ...(t.traceId !== undefined ? { traceId: t.traceId } : {}),
-        ...(t.spanId !== undefined ? { spanId: t.spanId } : {}),
-      }));
+      let observer = observers.get(interfaceName);
+      if (!observer) {
+        const mac = interfaceMac(interfaceName);
+        observer = new PacketObserver({ observer: options.observer, cltIds: options.cltIds, ...(mac ? { interfaceMac: mac } : {}) });
+        observers.set(interfaceName, observer);
+      }
+      const out = observer.observe(data, linkType, timeUnixNano, interfaceName);
+      if (onIssue) for (const i of observer.lastIssues) onIssue({ decoder: i.source, code: i.code, message: i.message });
+      return out;
     },
   };
 }

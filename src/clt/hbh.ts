@@ -32,11 +32,10 @@
  */
 import { NetspanError } from '../core/errors.js';
 import { IPV6_OPTION_IOAM, traceTypeNodeLength } from '../capture/ioam/decode.js';
+import { IPV6_OPTION_TRACE_CONTEXT, TRACE_CONTEXT_DATA_LENGTH } from '../capture/ioam/trace-context.js';
 
-/** RFC 4727 experimental IPv6 option type 0x1E: action 00 (skip if unknown), change 0 (not changed en route). */
-export const IPV6_OPTION_TRACE_CONTEXT = 0x1e;
-/** Trace context option data: version, trace id, span id, flags. */
-export const TRACE_CONTEXT_DATA_LENGTH = 26;
+export { IPV6_OPTION_TRACE_CONTEXT, TRACE_CONTEXT_DATA_LENGTH, decodeTraceContextOption, type TraceContext } from '../capture/ioam/trace-context.js';
+
 /** The most node data an IOAM pre-allocated trace option can hold (1 + option data length <= 255: 255 - 10 rounded to 4). */
 export const IOAM_TRACE_DATA_MAX = 244;
 /** Trace type used when none is given: bits 0-3, hop limit + node id, interface ids, timestamp seconds and fraction. */
@@ -61,12 +60,6 @@ export interface HopByHopOptionsInput {
   spanId: string;
   /** W3C trace flags (default 0x01, sampled). */
   traceFlags?: number;
-}
-
-export interface TraceContext {
-  traceId: string;
-  spanId: string;
-  traceFlags: number;
 }
 
 /** Input buildHopByHopOptions cannot encode. */
@@ -139,38 +132,4 @@ export function buildHopByHopOptions(input: HopByHopOptionsInput): Buffer {
   return b;
 }
 
-function hex(b: Uint8Array, start: number, end: number): string {
-  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('hex');
-}
 
-/**
- * The trace context option in Hop-by-Hop options (the bytes after the 2-byte header, as
- * `DecodedPacket.hopByHopOptions`), or undefined when there is none or it is not valid (wrong
- * length, version 0xff, all-zero ids). Never throws.
- */
-export function decodeTraceContextOption(hopByHopOptions: Uint8Array): TraceContext | undefined {
-  const b = hopByHopOptions;
-  for (let i = 0; i < b.length;) {
-    const type = b[i]!;
-    if (type === 0) {
-      i++;
-      continue;
-    }
-    if (i + 1 >= b.length) return undefined;
-    const len = b[i + 1]!;
-    const d = i + 2;
-    if (d + len > b.length) return undefined;
-    if (type === IPV6_OPTION_TRACE_CONTEXT) {
-      const version = b[d]!;
-      // Later versions may append fields (as traceparent does); version 0 is exactly 26 bytes.
-      const fits = version === 0 ? len === TRACE_CONTEXT_DATA_LENGTH : version !== 0xff && len >= TRACE_CONTEXT_DATA_LENGTH;
-      if (fits) {
-        const traceId = hex(b, d + 1, d + 17);
-        const spanId = hex(b, d + 17, d + 25);
-        if (!/^0+$/.test(traceId) && !/^0+$/.test(spanId)) return { traceId, spanId, traceFlags: b[d + 25]! };
-      }
-    }
-    i = d + len;
-  }
-  return undefined;
-}

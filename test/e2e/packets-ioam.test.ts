@@ -30,7 +30,7 @@ import { Lab, missingCommands, namespaceSupport } from './lab/netns.js';
 import { ioamLab, type IoamLab } from './lab/ioam.js';
 import { CLT_APP_PATH, type ClientRecord } from './lab/clt-app.js';
 import { startNetspanIn } from './lab/netspan.js';
-import { NFQ_COMMANDS, startNfqDelay } from './lab/nfq.js';
+import { NFQ_COMMANDS, startNfqDelay, type NfqStats } from './lab/nfq.js';
 import { readTraceFile, type FileSpan } from './lab/otlp-file.js';
 import { poll, sleep, type LabProcess } from './lab/proc.js';
 import { CLI, type NetspanProcess } from './netspan-process.js';
@@ -277,7 +277,8 @@ telemetry: { logs: { level: info } }
 
     // What a hop span shows, for one request.
     const summary = summaries.get(records[0]!.clientSpanId)!;
-    assert.deepEqual(summary.attributes['netspan.evidence'], ['client_server_pair', 'ioam']);
+    // The server's agent also saw each request's head (with its traceparent) arrive.
+    assert.deepEqual(summary.attributes['netspan.evidence'], ['client_server_pair', 'ioam', 'http_observation']);
     const hops = hopsOf(spans, summary).filter((h) => h.attributes['netspan.direction'] === 'request');
     assert.deepEqual(
       hops.map((h) => [h.name, h.attributes['ioam.node_id'], h.attributes['ioam.ingress_if_id'], h.attributes['ioam.egress_if_id']]),
@@ -286,10 +287,9 @@ telemetry: { logs: { level: info } }
         ['aramis request (IOAM)', L.serverNode.nodeId, L.serverNode.ingressId, undefined],
       ],
     );
-    for (const h of hops) {
-      assert.equal(typeof h.attributes['ioam.queue_depth'], 'number');
-      assert.equal(h.attributes['netspan.timing.accuracy'], 'exact');
-    }
+    // The router writes its egress queue's backlog (0 when idle); the server, the last node, has no egress queue to report.
+    assert.equal(typeof hops[0]!.attributes['ioam.queue_depth'], 'number');
+    for (const h of hops) assert.equal(h.attributes['netspan.timing.accuracy'], 'exact');
     assert.ok(hops[0]!.endUnixNano > hops[0]!.startUnixNano, 'the router hop lasts until the server saw the packet');
   });
 
@@ -299,13 +299,30 @@ telemetry: { logs: { level: info } }
     await routerAgent.waitForLine(/netspan agent started/, 20_000);
     const delay = await startNfqDelay(lab, L.router.ns, { outInterface: L.router.egress!, queue: 0, delayMs: 100 });
     let records: ClientRecord[];
+    let stats: NfqStats;
     try {
+      // Warm-up: the first packets also wait for neighbour discovery and a cold daemon.
+      await runClient(['--requests', '4', '--concurrency', '2']);
       records = await runClient(['--requests', '20', '--concurrency', '2']);
     } finally {
-      await delay.stop();
+      stats = await delay.stop();
     }
     const { spans, summaries } = await enriched(records);
     await routerAgent.stop('SIGTERM', 10_000);
+    const transits = records.map((r) => {
+      const summary = summaries.get(r.clientSpanId);
+      const router = summary && hopsOf(spans, summary).find((h) => h.attributes['ioam.node_id'] === L.router.nodeId);
+      return router?.attributes['netspan.hop.transit_ms'];
+    });
+    const context = `transits ${transits.join(', ')}; delay daemon ${JSON.stringify(stats)}`;
+    // The delay daemon holds each packet 100 ms and reports how late its verdicts came at most
+    // (a loaded machine delays a user-space daemon): a packet was held 100 ms to 100 ms + that.
+    // netspan must show what happened: the median within 100 ± 2 ms (± 1 ms inside the
+    // router), and every packet within the interval the daemon allows, ± the same margins.
+    const late = stats.max_late_ms;
+    const within = (v: number, margin: number) => v >= 100 - margin && v <= 100 + late + margin;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const insides: number[] = [];
     for (const r of records) {
       const summary = summaries.get(r.clientSpanId);
       assert.ok(summary, `no summary for ${r.clientSpanId}`);
@@ -314,7 +331,7 @@ telemetry: { logs: { level: info } }
       );
       assert.ok(router, 'router hop');
       const transit = router.attributes['netspan.hop.transit_ms'] as number;
-      assert.ok(Math.abs(transit - 100) <= 2, `router transit ${transit} ms, want 100 ± 2`);
+      assert.ok(within(transit, 2), `router transit ${transit} ms, want 100 ± 2 (+ ${late} ms daemon lateness) (${context})`);
       // The router's agent: the request entered on one interface and left on the other.
       const point = spans.find((s) => s.parentSpanId === summary.spanId && s.name === 'porthos observed');
       assert.ok(point, `no observation-point span for ${r.clientSpanId}`);
@@ -322,8 +339,13 @@ telemetry: { logs: { level: info } }
       assert.equal(point.attributes['netspan.observation.ingress.interface'], L.router.ingress);
       assert.equal(point.attributes['netspan.observation.egress.interface'], L.router.egress);
       const inside = point.attributes['netspan.device.time_in_ms'] as number;
-      assert.ok(Math.abs(inside - 100) <= 1, `time inside the router ${inside} ms, want 100 ± 1`);
+      assert.ok(within(inside, 1), `time inside the router ${inside} ms, want 100 ± 1 (+ ${late} ms daemon lateness) (${context})`);
+      insides.push(inside);
     }
+    const medianTransit = median(transits as number[]);
+    assert.ok(Math.abs(medianTransit - 100) <= 2, `median router transit ${medianTransit} ms, want 100 ± 2 (${context})`);
+    const medianInside = median(insides);
+    assert.ok(Math.abs(medianInside - 100) <= 1, `median time inside the router ${medianInside} ms, want 100 ± 1 (${insides.join(', ')})`);
   });
 
   test('a tbf bottleneck under load: the router hop shows its queue depth above 0', async () => {

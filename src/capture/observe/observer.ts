@@ -12,6 +12,7 @@ import { decodePacket } from '../decode/packet.js';
 import { formatIPv6 } from '../decode/address.js';
 import { IPPROTO } from '../decode/network.js';
 import { decodeIoamOptions } from '../ioam/decode.js';
+import { decodeTraceContextOption } from '../ioam/trace-context.js';
 import { HttpReassembler, hostWithoutPort, targetPath, type HttpMessage, type HttpReassemblyStats } from '../http/index.js';
 import type { HttpObservation, IoamObservation, Observation, ObservationDirection } from '../../model/observation.js';
 import { isIP } from 'node:net';
@@ -58,6 +59,7 @@ export interface PacketObserverStats {
 
 // Linux cooked capture packet types (PACKET_HOST, _BROADCAST, _MULTICAST, _OTHERHOST, _OUTGOING).
 const SLL_OUTGOING = 4;
+const LINKTYPE_ETHERNET = 1;
 
 export class PacketObserver {
   readonly stats: PacketObserverStats;
@@ -67,8 +69,24 @@ export class PacketObserver {
   private readonly reassembler: HttpReassembler;
   private readonly issues: ObserverIssue[] = [];
 
-  constructor(options: { observer?: string; cltIds?: boolean; localAddresses?: readonly string[]; maxConnections?: number } = {}) {
+  private readonly interfaceMac: Uint8Array | undefined;
+
+  constructor(
+    options: {
+      observer?: string;
+      cltIds?: boolean;
+      localAddresses?: readonly string[];
+      maxConnections?: number;
+      /**
+       * MAC address (6 bytes) of the capture interface: on an Ethernet capture, a frame it sent
+       * is egress and any other ingress. This is what tells the two apart on a router, where
+       * forwarded packets are neither from nor to a local address.
+       */
+      interfaceMac?: Uint8Array;
+    } = {},
+  ) {
     this.observer = options.observer ?? '';
+    this.interfaceMac = options.interfaceMac?.length === 6 ? options.interfaceMac : undefined;
     this.cltIds = options.cltIds ?? false;
     this.local = new Set((options.localAddresses ?? []).map(canonicalAddress));
     this.reassembler = new HttpReassembler(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections });
@@ -133,6 +151,8 @@ export class PacketObserver {
     if (p.hopByHopOptions) {
       const { traces, issues } = decodeIoamOptions(p.hopByHopOptions, { cltIds: this.cltIds });
       for (const i of issues) this.issue('ioam', i.code, i.offset, i.message);
+      // netspan's CLT puts the span's ids in an option of their own beside the trace (src/clt).
+      const context = traces.length > 0 ? decodeTraceContextOption(p.hopByHopOptions) : undefined;
       for (const t of traces) {
         for (const node of t.nodes) {
           const s = node.opaque_state_snapshot;
@@ -158,8 +178,12 @@ export class PacketObserver {
           overflow: t.overflow,
           nodes: t.nodes,
         };
-        if (t.traceId !== undefined) o.traceId = t.traceId;
-        if (t.spanId !== undefined) o.spanId = t.spanId;
+        const traceId = t.traceId ?? context?.traceId;
+        const spanId = t.spanId ?? context?.spanId;
+        if (traceId !== undefined && spanId !== undefined) {
+          o.traceId = traceId;
+          o.spanId = spanId;
+        }
         if (traceparent !== undefined) o.traceparent = traceparent;
         out.push(o);
         stats.ioamObservations++;
@@ -167,7 +191,7 @@ export class PacketObserver {
     }
 
     if (messages && messages.length > 0) {
-      const direction = this.direction(p.sllPacketType, p.sourceAddress, p.destinationAddress);
+      const direction = this.direction(p.sllPacketType, p.sourceAddress, p.destinationAddress, linkType, data);
       for (const m of messages) {
         const h = m.head;
         const o: HttpObservation = {
@@ -205,9 +229,14 @@ export class PacketObserver {
     return out;
   }
 
-  private direction(sllPacketType: number, source: string, destination: string): ObservationDirection {
+  private direction(sllPacketType: number, source: string, destination: string, linkType: number, data: Uint8Array): ObservationDirection {
     if (sllPacketType === SLL_OUTGOING) return 'egress';
     if (sllPacketType >= 0 && sllPacketType <= 3) return 'ingress';
+    const mac = this.interfaceMac;
+    if (mac && linkType === LINKTYPE_ETHERNET && data.length >= 12) {
+      for (let i = 0; i < 6; i++) if (data[6 + i] !== mac[i]) return 'ingress';
+      return 'egress';
+    }
     if (this.local.has(source)) return 'egress';
     if (this.local.has(destination)) return 'ingress';
     return 'unknown';
