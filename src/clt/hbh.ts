@@ -34,7 +34,12 @@ import { NetspanError } from '../core/errors.js';
 import { IPV6_OPTION_IOAM, traceTypeNodeLength } from '../capture/ioam/decode.js';
 import { IPV6_OPTION_TRACE_CONTEXT, TRACE_CONTEXT_DATA_LENGTH } from '../capture/ioam/trace-context.js';
 
-export { IPV6_OPTION_TRACE_CONTEXT, TRACE_CONTEXT_DATA_LENGTH, decodeTraceContextOption, type TraceContext } from '../capture/ioam/trace-context.js';
+export {
+  IPV6_OPTION_TRACE_CONTEXT,
+  TRACE_CONTEXT_DATA_LENGTH,
+  decodeTraceContextOption,
+  type TraceContext,
+} from '../capture/ioam/trace-context.js';
 
 /** The most node data an IOAM pre-allocated trace option can hold (1 + option data length <= 255: 255 - 10 rounded to 4). */
 export const IOAM_TRACE_DATA_MAX = 244;
@@ -131,5 +136,3 @@ export function buildHopByHopOptions(input: HopByHopOptionsInput): Buffer {
   }
   return b;
 }
-
-
