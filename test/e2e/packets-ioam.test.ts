@@ -32,7 +32,7 @@ import { CLT_APP_PATH, type ClientRecord } from './lab/clt-app.js';
 import { startNetspanIn } from './lab/netspan.js';
 import { NFQ_COMMANDS, startNfqDelay, type NfqStats } from './lab/nfq.js';
 import { readTraceFile, type FileSpan } from './lab/otlp-file.js';
-import { poll, sleep, type LabProcess } from './lab/proc.js';
+import { poll, type LabProcess } from './lab/proc.js';
 import { CLI, type NetspanProcess } from './netspan-process.js';
 import { nativeAvailable } from '../../src/native/index.js';
 
@@ -225,8 +225,16 @@ telemetry: { logs: { level: info } }
     assert.equal(records.length, 1000);
     assert.ok(new Set(records.map((r) => r.localPort)).size <= 10, 'keep-alive: at most 10 connections');
     const { spans, summaries } = await enriched(records);
-    await sleep(500);
-    const observed = observedBySpan();
+    // The agent writes its JSON lines as it sends: wait until every span's packets are in the file.
+    const observed =
+      (await poll(
+        () => {
+          const o = observedBySpan();
+          return records.every((r) => o.has(r.clientSpanId)) ? o : undefined;
+        },
+        10_000,
+        250,
+      )) ?? observedBySpan();
     let missing = 0;
     let wrong = 0;
     const problems: string[] = [];
@@ -315,10 +323,16 @@ telemetry: { logs: { level: info } }
       return router?.attributes['netspan.hop.transit_ms'];
     });
     const context = `transits ${transits.join(', ')}; delay daemon ${JSON.stringify(stats)}`;
-    // The delay daemon holds each packet 100 ms and reports how late its verdicts came at most
-    // (a loaded machine delays a user-space daemon): a packet was held 100 ms to 100 ms + that.
-    // netspan must show what happened: the median within 100 ± 2 ms (± 1 ms inside the
-    // router), and every packet within the interval the daemon allows, ± the same margins.
+    // The delay daemon holds each packet 100 ms, counted from the packet's kernel timestamp, and
+    // reports how late its verdicts came at most. On a loaded machine the packet also waits for
+    // the daemon to be scheduled and, after the verdict, for the kernel to send it on, so a
+    // single packet may spend a few ms more than 100 in the router: that is what happened to
+    // it, and netspan must show what happened. So:
+    //  - no value below the delay (100 ms − 2 for the hop, − 1 inside the router);
+    //  - the median within 100 ms ± 2 (± 1 inside), plus the daemon's reported lateness;
+    //  - for every request, the two clocks that time the router independently (the kernel's IOAM
+    //    timestamps at the router's and the server's ingress; the capture timestamps of the
+    //    request's packet on the router's two interfaces) agree within 1 ms.
     const late = stats.max_late_ms;
     const within = (v: number, margin: number) => v >= 100 - margin && v <= 100 + late + margin;
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -331,7 +345,7 @@ telemetry: { logs: { level: info } }
       );
       assert.ok(router, 'router hop');
       const transit = router.attributes['netspan.hop.transit_ms'] as number;
-      assert.ok(within(transit, 2), `router transit ${transit} ms, want 100 ± 2 (+ ${late} ms daemon lateness) (${context})`);
+      assert.ok(transit >= 98, `router transit ${transit} ms, below the 100 ms delay (${context})`);
       // The router's agent: the request entered on one interface and left on the other.
       const point = spans.find((s) => s.parentSpanId === summary.spanId && s.name === 'porthos observed');
       assert.ok(point, `no observation-point span for ${r.clientSpanId}`);
@@ -339,13 +353,17 @@ telemetry: { logs: { level: info } }
       assert.equal(point.attributes['netspan.observation.ingress.interface'], L.router.ingress);
       assert.equal(point.attributes['netspan.observation.egress.interface'], L.router.egress);
       const inside = point.attributes['netspan.device.time_in_ms'] as number;
-      assert.ok(within(inside, 1), `time inside the router ${inside} ms, want 100 ± 1 (+ ${late} ms daemon lateness) (${context})`);
+      assert.ok(inside >= 99, `time inside the router ${inside} ms, below the 100 ms delay (${context})`);
+      assert.ok(
+        Math.abs(inside - transit) <= 1,
+        `router: IOAM transit ${transit} ms and capture ingress → egress ${inside} ms differ by more than 1 ms`,
+      );
       insides.push(inside);
     }
     const medianTransit = median(transits as number[]);
-    assert.ok(Math.abs(medianTransit - 100) <= 2, `median router transit ${medianTransit} ms, want 100 ± 2 (${context})`);
+    assert.ok(within(medianTransit, 2), `median router transit ${medianTransit} ms (${context})`);
     const medianInside = median(insides);
-    assert.ok(Math.abs(medianInside - 100) <= 1, `median time inside the router ${medianInside} ms, want 100 ± 1 (${insides.join(', ')})`);
+    assert.ok(within(medianInside, 1), `median time inside the router ${medianInside} ms (${insides.join(', ')})`);
   });
 
   test('a tbf bottleneck under load: the router hop shows its queue depth above 0', async () => {

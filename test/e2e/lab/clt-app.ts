@@ -157,13 +157,9 @@ async function client(a: Map<string, string>): Promise<void> {
 
 const COMMANDS: Record<string, (a: Map<string, string>) => Promise<void>> = { server, client };
 
-if (process.argv[1] === CLT_APP_PATH) {
-  const command = COMMANDS[process.argv[2] ?? ''];
-  if (!command) {
-    process.stderr.write(`usage: clt-app.js ${Object.keys(COMMANDS).join('|')} [--key value ...]\n`);
-    process.exit(2);
-  }
-  command(args(process.argv.slice(3))).catch((err: unknown) => {
+const command = process.argv[2];
+if (command !== undefined && process.argv[1] === CLT_APP_PATH && COMMANDS[command]) {
+  COMMANDS[command](args(process.argv.slice(3))).catch((err: unknown) => {
     process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   });

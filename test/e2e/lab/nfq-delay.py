@@ -17,7 +17,9 @@ the queue is also configured fail-open (a full queue accepts instead of dropping
 
 Output (stdout, one line each, flushed): `nfq-delay ready queue=N delay_ms=D` once the kernel
 acknowledged the bind and the configuration; `nfq-delay stats {json}` at exit with the packets
-queued, the verdicts given and the largest lateness of a verdict beyond its due time (ms).
+queued, the verdicts given and the largest lateness of a verdict beyond its due time (ms). The
+due time counts from the packet's kernel timestamp when it has one (a capture on the host turns
+timestamping on), else from when the daemon read it.
 Errors go to stderr with exit status 1.
 """
 import argparse
@@ -36,6 +38,7 @@ NFNL_SUBSYS_QUEUE = 3
 NFQNL_MSG_PACKET, NFQNL_MSG_VERDICT, NFQNL_MSG_CONFIG = 0, 1, 2
 NFQA_CFG_CMD, NFQA_CFG_PARAMS, NFQA_CFG_QUEUE_MAXLEN, NFQA_CFG_MASK, NFQA_CFG_FLAGS = 1, 2, 3, 4, 5
 NFQA_CFG_F_FAIL_OPEN = 1
+NFQA_TIMESTAMP = 4  # struct nfqnl_msg_packet_timestamp: __be64 sec, usec
 NFQA_PACKET_HDR = 1
 NFQA_VERDICT_HDR = 2
 NFQNL_CFG_CMD_BIND, NFQNL_CFG_CMD_UNBIND = 1, 2
@@ -98,17 +101,22 @@ def messages(buf):
         i += (ln + 3) & ~3
 
 
-def packet_id(payload):
-    """The packet id of an NFQNL_MSG_PACKET payload (nfgenmsg, then attributes)."""
+def packet_meta(payload):
+    """Packet id and kernel timestamp (seconds, or None) of an NFQNL_MSG_PACKET payload (nfgenmsg, then attributes)."""
     j = 4
+    pid = stamp = None
     while j + 4 <= len(payload):
         alen, atype = struct.unpack("=HH", payload[j:j + 4])
         if alen < 4:
-            return None
-        if atype & NLA_TYPE_MASK == NFQA_PACKET_HDR:
-            return struct.unpack("!I", payload[j + 4:j + 8])[0]
+            break
+        t = atype & NLA_TYPE_MASK
+        if t == NFQA_PACKET_HDR:
+            pid = struct.unpack("!I", payload[j + 4:j + 8])[0]
+        elif t == NFQA_TIMESTAMP and alen >= 20:
+            sec, usec = struct.unpack("!QQ", payload[j + 4:j + 20])
+            stamp = sec + usec / 1e6
         j += (alen + 3) & ~3
-    return None
+    return pid, stamp
 
 
 def main():
@@ -160,13 +168,17 @@ def main():
             print(f"nfq-delay: recv: {e}", file=sys.stderr, flush=True)
             continue
         arrived = time.monotonic()
+        # The kernel's timestamp of the packet (when it has one) is when it really arrived: the
+        # time it waited in the queue before this read counts towards the delay and lateness.
+        mono_minus_real = arrived - time.time()
         for typ, _seq, payload in messages(buf):
             if typ == (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET:
-                pid = packet_id(payload)
+                pid, stamp = packet_meta(payload)
                 if pid is None:
                     continue
                 queued += 1
-                due = max(arrived + delay, last_due)  # FIFO
+                start = min(arrived, stamp + mono_minus_real) if stamp else arrived
+                due = max(start + delay, last_due)  # FIFO
                 last_due = due
                 heapq.heappush(pending, (due, queued, pid))
             elif typ == NLMSG_ERROR:
