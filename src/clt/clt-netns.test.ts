@@ -24,6 +24,7 @@ import { ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_PEER_PATH } from '../../test/e2e/lab/clt-peer.js';
 import type { LabProcess } from '../../test/e2e/lab/proc.js';
 import { readPcap } from '../capture/pcap/index.js';
+import { PacketObserver } from '../capture/observe/index.js';
 import { decodePacket, type DecodedPacket } from '../capture/decode/index.js';
 import { decodeIoamOptions } from '../capture/ioam/decode.js';
 import { nativeAvailable } from '../native/index.js';
@@ -224,5 +225,71 @@ describe('CLT over the Linux IOAM data plane', { skip }, () => {
     );
     assert.equal(out.warnings.length, 1, out.warnings.join('\n'));
     assert.match(out.warnings[0]!, /IPv6/);
+  });
+
+  async function httpClt(argvPrefix: string[], client: 'http' | 'fetch', requests: number, concurrency: number) {
+    const r = await lab.exec(
+      L.client.ns,
+      [
+        ...argvPrefix,
+        process.execPath,
+        CLT_PEER_PATH,
+        'http-clt',
+        '--to',
+        L.server.ipv6,
+        '--port',
+        String(HTTP_PORT),
+        '--ns',
+        String(L.namespaceId),
+        '--requests',
+        String(requests),
+        '--concurrency',
+        String(concurrency),
+        '--client',
+        client,
+      ],
+      { timeoutMs: 60_000 },
+    );
+    return JSON.parse(r.stdout) as { statuses: number[]; spanIds: string[]; warnings: string[] };
+  }
+
+  /** Per request head seen at the server: the span id its traceparent names and the one its packet carried. */
+  function requestPackets(file: string): { traceparentSpan: string; packetSpan: string | undefined }[] {
+    const observer = new PacketObserver({ observer: 'server' });
+    const out: { traceparentSpan: string; packetSpan: string | undefined }[] = [];
+    for (const p of readPcap(readFileSync(file)).packets) {
+      const obs = observer.observe(p.data, p.linkType, p.timestampUnixNano, '');
+      for (const o of obs) {
+        if (o.kind !== 'http' || o.message !== 'request' || !o.traceparent) continue;
+        const ioam = obs.find((x) => x.kind === 'ioam');
+        out.push({ traceparentSpan: o.traceparent.split('-')[2]!, packetSpan: ioam?.kind === 'ioam' ? ioam.spanId : undefined });
+      }
+    }
+    return out;
+  }
+
+  for (const client of ['http', 'fetch'] as const)
+    test(`enableHttpClt, ${client === 'http' ? 'node:http' : 'fetch'} on keep-alive sockets: each request's packet carries its own span id`, async () => {
+      const cap = await capture(`http-clt-${client}`);
+      const out = await httpClt([], client, 60, 4);
+      await cap.proc.stop('SIGINT');
+      assert.deepEqual(out.warnings, []);
+      assert.ok(out.statuses.every((s) => s === 200));
+      const seen = requestPackets(cap.file);
+      assert.equal(seen.length, 60, 'every request head was seen');
+      const wrong = seen.filter((r) => r.packetSpan !== r.traceparentSpan);
+      assert.deepEqual(wrong, [], "packets carrying another request's span id, or none");
+      assert.deepEqual(new Set(seen.map((r) => r.traceparentSpan)), new Set(out.spanIds));
+    });
+
+  test('enableHttpClt without CAP_NET_RAW: one warning, requests unchanged, no Hop-by-Hop header', async () => {
+    const cap = await capture('http-clt-nocap');
+    const out = await httpClt(['setpriv', '--bounding-set', '-net_raw'], 'http', 10, 2);
+    assert.ok(out.statuses.every((s) => s === 200));
+    assert.equal(out.warnings.length, 1, out.warnings.join('\n'));
+    assert.match(out.warnings[0]!, /CAP_NET_RAW/);
+    const fromClient = (await packetsOf(cap)).filter((p) => p.sourceAddress === L.client.ipv6 && p.destinationPort === HTTP_PORT);
+    assert.ok(fromClient.length > 0);
+    for (const p of fromClient) assert.equal(p.hopByHopOptions, undefined);
   });
 });

@@ -12,16 +12,21 @@
  *   http-client --to ADDR --port H --trace-id X --span-id Y --ns N [--requests R]
  *                                         R HTTP GETs (new connection each) with CLT enabled;
  *                                         prints {"results":[...], "responses":[...], "warnings":[...]}
+ *   http-clt --to ADDR --port H --ns N --requests R --client http|fetch [--concurrency C]
+ *                                         enableHttpClt on, then R GETs over keep-alive (node:http
+ *                                         Agent, or fetch), C at a time, request i with its own
+ *                                         traceparent (span id i+1, as an instrumentation would set);
+ *                                         prints {"statuses":[...], "spanIds":[...], "warnings":[...]}
  *   events                                IoamEventSource in this namespace; prints {"ready":true},
  *                                         then one {"event":...} line per event until SIGTERM
  *
  * Importing the module runs nothing (the test runner loads every file under test/).
  */
 import { connect, createServer, type Socket } from 'node:net';
-import { createServer as createHttpServer, request } from 'node:http';
+import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { disable, enable, type CltResult } from '../../../src/clt/index.js';
+import { disable, enable, enableHttpClt, type CltResult } from '../../../src/clt/index.js';
 import { IoamEventSource } from '../../../src/native/ioam-events.js';
 
 export const CLT_PEER_PATH = fileURLToPath(import.meta.url);
@@ -128,6 +133,44 @@ async function httpClient(a: Map<string, string>): Promise<void> {
   print({ results, responses, warnings });
 }
 
+async function httpClt(a: Map<string, string>): Promise<void> {
+  const warnings: string[] = [];
+  enableHttpClt({ namespaceId: Number(need(a, 'ns')), warn: (m) => void warnings.push(m) });
+  const url = `http://[${need(a, 'to')}]:${need(a, 'port')}/`;
+  const requests = Number(a.get('requests') ?? 1);
+  const concurrency = Number(a.get('concurrency') ?? 1);
+  const useFetch = a.get('client') === 'fetch';
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const spanIds: string[] = [];
+  const statuses: number[] = [];
+  const get = async (spanId: string): Promise<number> => {
+    const traceparent = `00-${traceId}-${spanId}-01`;
+    if (useFetch) {
+      const res = await fetch(url, { headers: { traceparent } });
+      await res.text();
+      return res.status;
+    }
+    const req = request(url, { agent, headers: { traceparent } });
+    req.end();
+    const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+    for await (const chunk of res) void chunk;
+    return res.statusCode ?? 0;
+  };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < requests; i = next++) {
+        const spanId = (i + 1).toString(16).padStart(16, '0');
+        spanIds[i] = spanId;
+        statuses[i] = await get(spanId);
+      }
+    }),
+  );
+  agent.destroy();
+  print({ statuses, spanIds, warnings });
+}
+
 async function events(): Promise<void> {
   const source = new IoamEventSource();
   source.on('event', (e) => print({ event: { ...e, data: Buffer.from(e.data).toString('hex') } }));
@@ -145,6 +188,7 @@ const COMMANDS: Record<string, (a: Map<string, string>) => Promise<void>> = {
   serve,
   'tcp-client': tcpClient,
   'http-client': httpClient,
+  'http-clt': httpClt,
   events,
 };
 
