@@ -141,6 +141,16 @@ test('a span without connection attributes still gets its IOAM hops by CLT ids (
   assert.equal(synthesized(t).filter((s) => s.name.endsWith('(IOAM)')).length, 2);
 });
 
+test('IOAM traces tagged with the traceparent of the request on their connection attach to that span exactly', async () => {
+  const { client, server } = clientServer(MAIN, { startMs: 0, endMs: 150 });
+  const tp = `00-${hex(client.traceId)}-${hex(client.spanId)}-01`;
+  const t = await traces({ frontend: [client], backend: [server] });
+  // Long after the span (a late observer clock): no time window applies to an exact attachment.
+  await correlator([ioam(MAIN, 60_000, 100, { traceparent: tp })]).enrich(t);
+  const summary = synthesized(t).find((s) => s.name.startsWith('network '))!;
+  assert.equal(attr(summary, 'netspan.ioam.packets'), 1);
+});
+
 test('without ids, IOAM traces attach by quartet + time; outside the span they do not', async () => {
   const { client, server } = clientServer(MAIN, { startMs: 0, endMs: 150 });
   const t = await traces({ frontend: [client], backend: [server] });
