@@ -121,6 +121,26 @@ export const deviceSchema = z
   })
   .strict();
 
+/** The verdict rules' thresholds (verdict.ts) and how device state is read. */
+export const verdictSchema = z
+  .object({
+    /** Write a verdict on the summary when a rule fires (device state is added to device spans either way). */
+    enabled: z.boolean().default(true),
+    /** An IOAM hop (node to next node) or a stay inside a device at least this long is slow, ms. */
+    min_hop_ms: z.number().nonnegative().default(10),
+    /** An IOAM queue depth at least this many bytes is a queue. */
+    min_queue_bytes: z.number().int().positive().default(1),
+    /** A path interface at least this utilised (0..1, either direction) is congested. */
+    utilisation: z.number().positive().max(10).default(0.9),
+    /** A device at least this busy (average CPU %, hrProcessorLoad) is overloaded. */
+    cpu_percent: z.number().positive().max(100).default(90),
+    /** Anomalies (flaps, error or discard bursts) count from this long before a span to this long after it. */
+    anomaly_window: duration().default('10s'),
+    /** Device state older than this at the span's time is not shown. */
+    state_max_age: duration().default('5m'),
+  })
+  .strict();
+
 /** How packet evidence (IOAM traces, agent observations) is read and shown. */
 export const packetEvidenceSchema = z
   .object({
@@ -180,11 +200,14 @@ export const correlateConfigSchema = z
     span_attribute_fields: z.array(z.string().min(1)).default([]),
     /** Packet evidence from the observation store: IOAM hop spans and observation-point spans. */
     packets: packetEvidenceSchema.default({}),
+    /** Device state on device spans and the verdict on the summary (verdict.ts). */
+    verdict: verdictSchema.default({}),
   })
   .strict();
 
 export type CorrelateConfig = z.infer<typeof correlateConfigSchema>;
 export type DeviceConfig = z.infer<typeof deviceSchema>;
 export type PacketEvidenceConfig = z.infer<typeof packetEvidenceSchema>;
+export type VerdictConfig = z.infer<typeof verdictSchema>;
 export type AttributeKeys = z.infer<typeof attributeKeysSchema>;
 export type SideKeys = AttributeKeys['client'];

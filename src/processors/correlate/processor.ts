@@ -29,6 +29,8 @@ import { QuartetExtractor, type Endpoint } from './quartet.js';
 import { sourceFromStores, type FlowEvidenceSource } from './source.js';
 import { SCOPE_NAME, quartetKey, summarySpanId, synthesize, type NoEvidenceReason, type Quartet } from './synthesize.js';
 import { packetSpans } from './packets.js';
+import { deviceStateAndVerdict, verdictAttributes, type VerdictRule } from './verdict.js';
+import type { DeviceStateStore } from '../../devices/store.js';
 import type { MemoryObservationStore } from '../../evidence/observations/store.js';
 import type { Observation } from '../../model/observation.js';
 import { CorrelateMetrics, RateLimitedLog, type ConnectionOutcome } from './telemetry.js';
@@ -45,6 +47,8 @@ export interface CorrelateOptions {
   now?: () => number;
   /** Packet observations to read: by default the collector's store (settings.evidenceStores.observations); null for none. */
   observations?: MemoryObservationStore | null;
+  /** Device state to read: by default the collector's store (settings.evidenceStores.devices); null for none. */
+  devices?: DeviceStateStore | null;
 }
 
 /** A connection that will be looked up and synthesised. */
@@ -77,6 +81,8 @@ export interface CorrelateReport {
   queries: number;
   /** Queries the source failed to answer alone (the rest of the batch was answered). */
   queriesFailed: number;
+  /** Verdicts written, by rule. */
+  verdicts: Partial<Record<VerdictRule, number>>;
 }
 
 export class Correlator {
@@ -91,6 +97,7 @@ export class Correlator {
     private readonly source: FlowEvidenceSource | undefined,
     private readonly now: () => number = Date.now,
     private readonly observations?: MemoryObservationStore,
+    private readonly devices?: DeviceStateStore,
   ) {
     this.extractor = new QuartetExtractor(config.attributes, config.hosts);
     this.inventory = new Inventory(config.devices);
@@ -115,6 +122,7 @@ export class Correlator {
       unknownDeviceSpans: 0,
       queries: 0,
       queriesFailed: 0,
+      verdicts: {},
     };
     const count = (outcome: ConnectionOutcome) => (report.connections[outcome] = (report.connections[outcome] ?? 0) + 1);
 
@@ -351,6 +359,11 @@ export class Correlator {
         (exporter) => this.inventory.device(exporter),
       );
       if (packets) spans.push(...packets.spans);
+      const verdict = deviceStateAndVerdict(spans.slice(1), this.devices, this.config.verdict);
+      if (verdict) {
+        spans[0]!.attributes.push(...verdictAttributes(verdict));
+        report.verdicts[verdict.rule] = (report.verdicts[verdict.rule] ?? 0) + 1;
+      }
       if (reparent && server) server.parentSpanId = spans[0]!.spanId;
       for (const s of spans) out.push(s);
     }
@@ -462,7 +475,8 @@ export class CorrelateProcessor implements Component, Consumer<'traces'> {
     this.id = settings.id;
     this.source = options.source === null ? undefined : (options.source ?? sourceFromStores(settings.evidenceStores));
     const observations = options.observations === null ? undefined : (options.observations ?? settings.evidenceStores?.observations);
-    this.correlator = new Correlator(config, this.source, options.now, observations);
+    const devices = options.devices === null ? undefined : (options.devices ?? settings.evidenceStores?.devices);
+    this.correlator = new Correlator(config, this.source, options.now, observations, devices);
     this.metrics = new CorrelateMetrics(settings.metrics, settings.id);
     this.lookupLog = new RateLimitedLog(settings.logger);
   }
@@ -493,6 +507,7 @@ export class CorrelateProcessor implements Component, Consumer<'traces'> {
     this.metrics.candidatesAmbiguous(report.candidatesAmbiguous, report.ambiguousStreams);
     this.metrics.unresolvedHosts(report.unresolvedHosts);
     this.metrics.unknownDevices(report.unknownDeviceSpans);
+    for (const [rule, n] of Object.entries(report.verdicts)) this.metrics.verdict(rule, n);
     if (report.lookupError !== undefined) {
       this.metrics.lookupFailed();
       this.lookupLog.warn(

@@ -25,6 +25,7 @@ export class CorrelateMetrics {
   private readonly unresolved: Counter<'processor'>;
   private readonly lookupFailures: Counter<'processor'>;
   private readonly unknown: Counter<'processor'>;
+  private readonly verdicts: Counter<'processor' | 'rule'>;
   private readonly labels: { processor: string };
 
   constructor(metrics: SelfMetrics, id: string) {
@@ -60,6 +61,10 @@ export class CorrelateMetrics {
       'Device spans made from flows of an exporter the `devices` inventory does not list (named by its address, no interface names).',
       ['processor'],
     );
+    this.verdicts = metrics.counter('netspan_correlate_verdicts_total', 'Verdicts written on summary spans, by the rule that fired.', [
+      'processor',
+      'rule',
+    ]);
     this.lookupFailures = metrics.counter(
       'netspan_correlate_lookup_failures_total',
       'Batches whose flow evidence lookup failed (their connections got no flow evidence).',
@@ -67,6 +72,9 @@ export class CorrelateMetrics {
     );
   }
 
+  verdict(rule: string, n: number): void {
+    if (n > 0) this.verdicts.inc({ ...this.labels, rule }, n);
+  }
   connection(outcome: ConnectionOutcome, n = 1): void {
     if (n > 0) this.connections.inc({ ...this.labels, outcome }, n);
   }

@@ -1,0 +1,380 @@
+/**
+ * "Which device, and why": device state on the device spans of a connection, and a verdict on
+ * its summary span.
+ *
+ * 1. Each device span (flow device span, IOAM hop span, observation-point span) is tied to a
+ *    device of the device state store (by exporter address, IOAM node id, observer or device
+ *    name) and, where the evidence says, to an interface (flow out index, IOAM egress id — taken
+ *    as the ifIndex, see README —, the interface the request left by). It gets that state at the
+ *    span's start (utilisation, errors, discards, oper status, CPU, memory, with their age) and
+ *    one event per anomaly of the device's path interfaces within span ± anomaly_window.
+ * 2. The verdict: the first rule below that fires on the connection's evidence, with the facts
+ *    that support it. No rule, no verdict: nothing is claimed without evidence.
+ *      interface_flap         an oper-status change of a path interface in the window
+ *      ioam_queue             an IOAM hop ≥ min_hop_ms with a queue depth ≥ min_queue_bytes
+ *      interface_utilisation  a path interface at ≥ utilisation (either direction)
+ *      ioam_transit           an IOAM hop ≥ min_hop_ms without a queue
+ *      device_time            an observer saw the request inside a device ≥ min_hop_ms
+ *      interface_errors       an error burst on a path interface
+ *      interface_discards     a discard burst on a path interface
+ *      device_cpu             a device on the path at ≥ cpu_percent
+ * README.md ("Device state and verdict") documents the attributes.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { DeviceStateStore } from '../../devices/store.js';
+import type { Anomaly, DeviceStateAt, InterfaceStateAt } from '../../devices/model.js';
+import type { KeyValue } from '../../wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
+import { Span_EventSchema, type Span } from '../../wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
+import type { VerdictConfig } from './config.js';
+import { ATTR, dbl, int, str } from './synthesize.js';
+import { PACKET_ATTR } from './packets.js';
+
+export const VERDICT_ATTR = {
+  verdict: 'netspan.verdict',
+  rule: 'netspan.verdict.rule',
+  device: 'netspan.verdict.device',
+  iface: 'netspan.verdict.interface',
+  cause: 'netspan.verdict.cause',
+  addedMs: 'netspan.verdict.added_ms',
+  stateAgeMs: 'netspan.device.state_age_ms',
+  cpu: 'netspan.device.cpu_percent',
+  memory: 'netspan.device.memory_percent',
+  ifName: 'netspan.interface.name',
+  operStatus: 'netspan.interface.oper_status',
+  inUtil: 'netspan.interface.in.utilisation',
+  outUtil: 'netspan.interface.out.utilisation',
+  inErrors: 'netspan.interface.in.errors_per_s',
+  outErrors: 'netspan.interface.out.errors_per_s',
+  inDiscards: 'netspan.interface.in.discards_per_s',
+  outDiscards: 'netspan.interface.out.discards_per_s',
+  anomalyKind: 'netspan.anomaly.kind',
+  anomalyDetail: 'netspan.anomaly.detail',
+} as const;
+
+export type VerdictRule =
+  | 'interface_flap'
+  | 'ioam_queue'
+  | 'interface_utilisation'
+  | 'ioam_transit'
+  | 'device_time'
+  | 'interface_errors'
+  | 'interface_discards'
+  | 'device_cpu';
+export type VerdictCause = 'link_flap' | 'queue' | 'utilisation' | 'delay' | 'errors' | 'discards' | 'cpu';
+
+export interface Verdict {
+  rule: VerdictRule;
+  cause: VerdictCause;
+  device: string;
+  interfaceName?: string;
+  addedMs?: number;
+  text: string;
+}
+
+/** A synthesised device span with what ties it to the device state. */
+interface DeviceHop {
+  span: Span;
+  /** Device key in the state store (a name, an address, `ioam:<id>`). */
+  device: string;
+  /** The name shown: the store's device key when it is a name, else the span's device name. */
+  label: string;
+  /** Path interfaces by ifIndex or name: where the request left (first) and came in. */
+  interfaces: (number | string)[];
+  ioamTransitMs?: number;
+  queueDepth?: number;
+  timeInDeviceMs?: number;
+  state?: DeviceStateAt;
+  anomalies: Anomaly[];
+}
+
+function attrValue(span: Span, key: string): string | number | undefined {
+  for (const kv of span.attributes) {
+    if (kv.key !== key) continue;
+    const v = kv.value?.value;
+    if (v?.case === 'stringValue') return v.value;
+    if (v?.case === 'intValue') return Number(v.value);
+    if (v?.case === 'doubleValue') return v.value;
+    return undefined;
+  }
+  return undefined;
+}
+
+const num = (v: string | number | undefined): number | undefined => (typeof v === 'number' ? v : undefined);
+const text = (v: string | number | undefined): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/**
+ * Ties a synthesised span to a device of the store (without a store: to its shown name, so the
+ * packet evidence still speaks); undefined for spans that are not device spans.
+ */
+function deviceHop(span: Span, store: DeviceStateStore | undefined): DeviceHop | undefined {
+  const name = text(attrValue(span, ATTR.deviceName));
+  const nodeId = num(attrValue(span, 'ioam.node_id'));
+  const exporter = text(attrValue(span, ATTR.deviceAddress));
+  const observer = text(attrValue(span, PACKET_ATTR.observer));
+  let device: string | undefined;
+  const interfaces: (number | string)[] = [];
+  const take = (keys: readonly string[], read: (v: string | number | undefined) => number | string | undefined) => {
+    for (const key of keys) {
+      const v = read(attrValue(span, key));
+      if (v !== undefined) interfaces.push(v);
+    }
+  };
+  if (nodeId !== undefined) {
+    device = store?.inventory.deviceForIoamNode(nodeId) ?? `ioam node ${nodeId}`;
+    take(['ioam.egress_if_id', 'ioam.ingress_if_id'], num);
+  } else if (exporter !== undefined) {
+    device = store?.inventory.deviceForAddress(exporter) ?? exporter;
+    take([ATTR.outIndex, ATTR.inIndex], num);
+  } else if (observer !== undefined) {
+    device = name ?? observer;
+    take([PACKET_ATTR.egressInterface, PACKET_ATTR.ingressInterface], text);
+  } else return undefined;
+  // A device the store knows by name only (not by this node id or address) is still that device.
+  if (name !== undefined && store?.inventory.get(name) && !store.inventory.get(device)) device = name;
+  const known = store?.inventory.get(device) !== undefined;
+  const hop: DeviceHop = { span, device, label: known ? device : (name ?? device), interfaces, anomalies: [] };
+  const transit = num(attrValue(span, PACKET_ATTR.hopTransitMaxMs)) ?? num(attrValue(span, PACKET_ATTR.hopTransitMs));
+  if (transit !== undefined) hop.ioamTransitMs = transit;
+  const queue = num(attrValue(span, PACKET_ATTR.queueDepthMax)) ?? num(attrValue(span, 'ioam.queue_depth'));
+  if (queue !== undefined) hop.queueDepth = queue;
+  const inside = num(attrValue(span, PACKET_ATTR.timeInDeviceMs));
+  if (inside !== undefined) hop.timeInDeviceMs = inside;
+  return hop;
+}
+
+const nsToMs = (ns: bigint): number => Number(ns / 1000n) / 1000;
+const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/** The state of a device at `t`: of its path interfaces when the store knows one, else of the device alone. */
+function stateOf(store: DeviceStateStore, hop: DeviceHop, t: bigint, windowNs: bigint): DeviceStateAt | undefined {
+  for (const iface of hop.interfaces) {
+    const s = store.stateAt(hop.device, iface, t, windowNs);
+    if (s) {
+      // The other path interface's anomalies count too (a flap on the way in).
+      for (const other of hop.interfaces)
+        if (other !== iface)
+          s.anomalies.push(...store.anomaliesIn(hop.device, other, t - windowNs, t + windowNs).filter((a) => a.ifIndex !== undefined));
+      return s;
+    }
+  }
+  const s = store.stateAt(hop.device, undefined, t, windowNs);
+  if (!s) return undefined;
+  // Without a path interface only device-wide facts are the hop's: not another interface's.
+  return { ...s, interfaces: [], anomalies: s.anomalies.filter((a) => a.ifIndex === undefined) };
+}
+
+function addStateAttributes(hop: DeviceHop, state: DeviceStateAt, config: VerdictConfig): void {
+  const attrs: KeyValue[] = [];
+  const ages: bigint[] = [];
+  const maxAgeNs = BigInt(Math.round(config.state_max_age * 1e6));
+  if (state.cpu && state.cpu.ageNano <= maxAgeNs) {
+    attrs.push(dbl(VERDICT_ATTR.cpu, round(state.cpu.value.average, 1)));
+    ages.push(state.cpu.ageNano);
+  }
+  if (state.memory?.value.utilisation !== undefined && state.memory.ageNano <= maxAgeNs) {
+    attrs.push(dbl(VERDICT_ATTR.memory, round(state.memory.value.utilisation * 100, 1)));
+    ages.push(state.memory.ageNano);
+  }
+  const iface: InterfaceStateAt | undefined = state.interfaces[0];
+  if (iface && iface.latest.ageNano <= maxAgeNs) {
+    if (iface.name !== undefined) attrs.push(str(VERDICT_ATTR.ifName, iface.name));
+    const status = iface.latest.value.operStatus;
+    if (status !== undefined)
+      attrs.push(
+        status === 1
+          ? str(VERDICT_ATTR.operStatus, 'up')
+          : status === 2
+            ? str(VERDICT_ATTR.operStatus, 'down')
+            : int(VERDICT_ATTR.operStatus, status),
+      );
+    ages.push(iface.latest.ageNano);
+    const r = iface.latestRates;
+    if (r && r.ageNano <= maxAgeNs) {
+      const p = r.value;
+      const put = (key: string, v: number | undefined, digits: number) => {
+        if (v !== undefined) attrs.push(dbl(key, round(v, digits)));
+      };
+      put(VERDICT_ATTR.inUtil, p.inUtilisation, 4);
+      put(VERDICT_ATTR.outUtil, p.outUtilisation, 4);
+      put(VERDICT_ATTR.inErrors, p.inErrorsPerSecond, 3);
+      put(VERDICT_ATTR.outErrors, p.outErrorsPerSecond, 3);
+      put(VERDICT_ATTR.inDiscards, p.inDiscardsPerSecond, 3);
+      put(VERDICT_ATTR.outDiscards, p.outDiscardsPerSecond, 3);
+    }
+  }
+  if (ages.length > 0) attrs.push(dbl(VERDICT_ATTR.stateAgeMs, nsToMs(ages.reduce((a, b) => (a > b ? a : b)))));
+  hop.span.attributes.push(...attrs);
+}
+
+function addAnomalyEvents(hop: DeviceHop): void {
+  for (const a of hop.anomalies)
+    hop.span.events.push(
+      create(Span_EventSchema, {
+        timeUnixNano: a.timeUnixNano,
+        name: `anomaly: ${a.kind}`,
+        attributes: [
+          str(VERDICT_ATTR.anomalyKind, a.kind),
+          str(VERDICT_ATTR.anomalyDetail, a.detail),
+          ...(a.interfaceName !== undefined ? [str(VERDICT_ATTR.ifName, a.interfaceName)] : []),
+        ],
+      }),
+    );
+}
+
+/** The name of the interface a hop's queue / utilisation is about: its first path interface. */
+function interfaceLabel(hop: DeviceHop, iface?: number | string): string | undefined {
+  const want = iface ?? hop.interfaces[0];
+  if (want === undefined) return undefined;
+  if (typeof want === 'string') return want;
+  return hop.state?.interfaces.find((i) => i.ifIndex === want)?.name;
+}
+
+function utilisationOf(hop: DeviceHop): { value: number; iface: InterfaceStateAt } | undefined {
+  const i = hop.state?.interfaces[0];
+  const p = i?.latestRates?.value;
+  if (!i || !p) return undefined;
+  const value = Math.max(p.inUtilisation ?? 0, p.outUtilisation ?? 0);
+  return { value, iface: i };
+}
+
+const pct = (v: number) => `${Math.round(v * 100)} %`;
+
+/** The first rule that fires (see the module comment), or undefined. */
+export function decide(hops: readonly DeviceHop[], config: VerdictConfig): Verdict | undefined {
+  const where = (hop: DeviceHop, iface?: number | string) => {
+    const name = interfaceLabel(hop, iface);
+    return name === undefined ? hop.label : `${hop.label} ${name}`;
+  };
+  const withIface = (v: Verdict, hop: DeviceHop, iface?: number | string): Verdict => {
+    const name = interfaceLabel(hop, iface);
+    return name === undefined ? v : { ...v, interfaceName: name };
+  };
+  const slowest = (pick: (h: DeviceHop) => number | undefined) =>
+    hops.filter((h) => (pick(h) ?? -1) >= config.min_hop_ms).sort((a, b) => pick(b)! - pick(a)!)[0];
+
+  for (const hop of hops) {
+    const flap = hop.anomalies.find((a) => a.kind === 'flap');
+    if (flap) {
+      const iface = flap.interfaceName ?? flap.ifIndex;
+      const v: Verdict = {
+        rule: 'interface_flap',
+        cause: 'link_flap',
+        device: hop.label,
+        text: `${where(hop, iface)}: link flap (${flap.detail})`,
+      };
+      return withIface(hop.ioamTransitMs !== undefined ? { ...v, addedMs: hop.ioamTransitMs } : v, hop, iface);
+    }
+  }
+  const queued = slowest((h) => ((h.queueDepth ?? 0) >= config.min_queue_bytes ? h.ioamTransitMs : undefined));
+  if (queued) {
+    const util = utilisationOf(queued);
+    const extra = util && util.value >= config.utilisation ? `, ${pct(util.value)} utilised` : '';
+    return withIface(
+      {
+        rule: 'ioam_queue',
+        cause: 'queue',
+        device: queued.label,
+        addedMs: queued.ioamTransitMs!,
+        text: `${where(queued)}: queue depth ${queued.queueDepth} B${extra}, +${queued.ioamTransitMs} ms`,
+      },
+      queued,
+    );
+  }
+  for (const hop of hops) {
+    const util = utilisationOf(hop);
+    if (util && util.value >= config.utilisation) {
+      const added = hop.ioamTransitMs !== undefined && hop.ioamTransitMs >= config.min_hop_ms ? `, +${hop.ioamTransitMs} ms` : '';
+      const v: Verdict = {
+        rule: 'interface_utilisation',
+        cause: 'utilisation',
+        device: hop.label,
+        text: `${where(hop, util.iface.name ?? util.iface.ifIndex)}: ${pct(util.value)} utilised${added}`,
+      };
+      return withIface(added ? { ...v, addedMs: hop.ioamTransitMs! } : v, hop, util.iface.name ?? util.iface.ifIndex);
+    }
+  }
+  const transit = slowest((h) => h.ioamTransitMs);
+  if (transit)
+    return withIface(
+      {
+        rule: 'ioam_transit',
+        cause: 'delay',
+        device: transit.label,
+        addedMs: transit.ioamTransitMs!,
+        text: `${where(transit)}: +${transit.ioamTransitMs} ms to the next hop, no queue`,
+      },
+      transit,
+    );
+  const inside = slowest((h) => h.timeInDeviceMs);
+  if (inside)
+    return withIface(
+      {
+        rule: 'device_time',
+        cause: 'delay',
+        device: inside.label,
+        addedMs: inside.timeInDeviceMs!,
+        text: `${inside.label}: the request spent ${inside.timeInDeviceMs} ms inside the device`,
+      },
+      inside,
+    );
+  for (const [kind, rule, cause] of [
+    ['error_burst', 'interface_errors', 'errors'],
+    ['discard_burst', 'interface_discards', 'discards'],
+  ] as const)
+    for (const hop of hops) {
+      const a = hop.anomalies.find((x) => x.kind === kind);
+      if (a) {
+        const iface = a.interfaceName ?? a.ifIndex;
+        return withIface({ rule, cause, device: hop.label, text: `${where(hop, iface)}: ${a.detail}` }, hop, iface);
+      }
+    }
+  for (const hop of hops) {
+    const cpu = hop.state?.cpu?.value.average;
+    if (cpu !== undefined && cpu >= config.cpu_percent)
+      return { rule: 'device_cpu', cause: 'cpu', device: hop.label, text: `${hop.label}: CPU ${Math.round(cpu)} %` };
+  }
+  return undefined;
+}
+
+/**
+ * Adds device state to the device spans among `spans` and returns the verdict for their
+ * connection (the caller writes it on the summary). `start`/`end`: the connection's interval.
+ */
+export function deviceStateAndVerdict(
+  spans: readonly Span[],
+  store: DeviceStateStore | undefined,
+  config: VerdictConfig,
+): Verdict | undefined {
+  const hops: DeviceHop[] = [];
+  const windowNs = BigInt(Math.round(config.anomaly_window * 1e6));
+  for (const span of spans) {
+    const hop = deviceHop(span, store);
+    if (!hop) continue;
+    hops.push(hop);
+    const state = store ? stateOf(store, hop, span.startTimeUnixNano, windowNs) : undefined;
+    if (state) {
+      hop.state = state;
+      // Anomalies around the span itself, not only around its start.
+      const end = span.endTimeUnixNano > span.startTimeUnixNano ? span.endTimeUnixNano : span.startTimeUnixNano;
+      hop.anomalies = state.anomalies.filter(
+        (a) => a.timeUnixNano >= span.startTimeUnixNano - windowNs && a.timeUnixNano <= end + windowNs,
+      );
+      addStateAttributes(hop, state, config);
+      addAnomalyEvents(hop);
+    }
+  }
+  return config.enabled ? decide(hops, config) : undefined;
+}
+
+/** The verdict as summary attributes. */
+export function verdictAttributes(v: Verdict): KeyValue[] {
+  const out = [
+    str(VERDICT_ATTR.verdict, v.text),
+    str(VERDICT_ATTR.rule, v.rule),
+    str(VERDICT_ATTR.device, v.device),
+    str(VERDICT_ATTR.cause, v.cause),
+  ];
+  if (v.interfaceName !== undefined) out.push(str(VERDICT_ATTR.iface, v.interfaceName));
+  if (v.addedMs !== undefined) out.push(dbl(VERDICT_ATTR.addedMs, v.addedMs));
+  return out;
+}
