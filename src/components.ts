@@ -4,6 +4,7 @@ import { otlpReceiverFactory } from './receivers/otlp/factory.js';
 import { netflowReceiverFactory } from './receivers/netflow/factory.js';
 import { ioamApiReceiverFactory } from './receivers/ioamapi/factory.js';
 import { snmpReceiverFactory } from './receivers/snmp/factory.js';
+import { networkMetricsReceiverFactory } from './receivers/networkmetrics/factory.js';
 import { groupByTraceFactory } from './processors/groupbytrace/factory.js';
 import { correlateFactory, ipfixLookupFactory } from './processors/correlate/factory.js';
 import { debugExporterFactory } from './exporters/debug/factory.js';
@@ -16,6 +17,7 @@ export const FACTORIES: readonly Factory[] = [
   netflowReceiverFactory,
   ioamApiReceiverFactory,
   snmpReceiverFactory,
+  networkMetricsReceiverFactory,
   groupByTraceFactory,
   correlateFactory,
   ipfixLookupFactory,

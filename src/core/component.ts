@@ -6,6 +6,7 @@ import type { ZodType, ZodTypeDef } from 'zod';
 import type { Signal, SignalData } from '../model/otlp.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
 import type { Observation } from '../model/observation.js';
+import type { NetworkMetrics } from '../evidence/network-metrics.js';
 import type { FlowStore } from '../evidence/store.js';
 import type { MemoryObservationStore } from '../evidence/observations/store.js';
 import type { PackedFlows } from '../evidence/memory/rows.js';
@@ -62,6 +63,8 @@ export interface EvidenceStores {
   readonly observations?: MemoryObservationStore;
   /** Device state (interface counters, CPU, memory, IOAM queue depth) from SNMP and sFlow counter samples. */
   readonly devices?: DeviceStateStore;
+  /** Per-device hop durations and verdicts the correlation records, for the network_metrics receiver. */
+  readonly networkMetrics?: NetworkMetrics;
 }
 
 /** What a factory gets besides the config: its id ("type" or "type/name"), a logger, metrics, the evidence sink and stores. */

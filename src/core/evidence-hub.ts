@@ -18,6 +18,7 @@ import { devicesConfigSchema } from '../devices/config.js';
 import { DeviceStateStore, deviceStoreOptions } from '../devices/store.js';
 import { Inventory } from '../devices/inventory.js';
 import { readingsFromCounterSamples } from '../devices/sflow.js';
+import { NetworkMetrics } from '../evidence/network-metrics.js';
 import type { DeviceReading } from '../devices/model.js';
 
 /** The `evidence:` section of the config: where network evidence is kept for the correlation. */
@@ -39,6 +40,7 @@ export class EvidenceHub implements EvidenceSink {
   readonly flows: FlowStore;
   readonly observations: MemoryObservationStore;
   readonly devices: DeviceStateStore;
+  readonly networkMetrics = new NetworkMetrics();
 
   constructor(
     config: EvidenceConfig,

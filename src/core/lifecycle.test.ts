@@ -19,6 +19,7 @@ const MINIMAL_CONFIG: Record<string, unknown> = {
   'receiver/otlp': { protocols: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0' } } },
   'receiver/netflow': { endpoints: ['127.0.0.1:0'], tcp_endpoint: '127.0.0.1:0', workers: 1 },
   'receiver/ioam_api': { endpoint: '127.0.0.1:0' },
+  'receiver/network_metrics': {},
   'receiver/snmp': { targets: [{ address: '127.0.0.1', port: 1, timeout: '50ms', retries: 0 }], collection_interval: '1h' },
   'processor/groupbytrace': { wait_duration: '10ms' },
   'processor/correlate': {},

@@ -31,6 +31,7 @@ import { SCOPE_NAME, quartetKey, summarySpanId, synthesize, type NoEvidenceReaso
 import { packetSpans } from './packets.js';
 import { deviceStateAndVerdict, verdictAttributes, type VerdictRule } from './verdict.js';
 import type { DeviceStateStore } from '../../devices/store.js';
+import type { NetworkMetrics } from '../../evidence/network-metrics.js';
 import type { MemoryObservationStore } from '../../evidence/observations/store.js';
 import type { Observation } from '../../model/observation.js';
 import { CorrelateMetrics, RateLimitedLog, type ConnectionOutcome } from './telemetry.js';
@@ -98,6 +99,7 @@ export class Correlator {
     private readonly now: () => number = Date.now,
     private readonly observations?: MemoryObservationStore,
     private readonly devices?: DeviceStateStore,
+    private readonly networkMetrics?: NetworkMetrics,
   ) {
     this.extractor = new QuartetExtractor(config.attributes, config.hosts);
     this.inventory = new Inventory(config.devices);
@@ -359,7 +361,7 @@ export class Correlator {
         (exporter) => this.inventory.device(exporter),
       );
       if (packets) spans.push(...packets.spans);
-      const verdict = deviceStateAndVerdict(spans.slice(1), this.devices, this.config.verdict);
+      const verdict = deviceStateAndVerdict(spans.slice(1), this.devices, this.config.verdict, this.networkMetrics);
       if (verdict) {
         spans[0]!.attributes.push(...verdictAttributes(verdict));
         report.verdicts[verdict.rule] = (report.verdicts[verdict.rule] ?? 0) + 1;
@@ -476,7 +478,7 @@ export class CorrelateProcessor implements Component, Consumer<'traces'> {
     this.source = options.source === null ? undefined : (options.source ?? sourceFromStores(settings.evidenceStores));
     const observations = options.observations === null ? undefined : (options.observations ?? settings.evidenceStores?.observations);
     const devices = options.devices === null ? undefined : (options.devices ?? settings.evidenceStores?.devices);
-    this.correlator = new Correlator(config, this.source, options.now, observations, devices);
+    this.correlator = new Correlator(config, this.source, options.now, observations, devices, settings.evidenceStores?.networkMetrics);
     this.metrics = new CorrelateMetrics(settings.metrics, settings.id);
     this.lookupLog = new RateLimitedLog(settings.logger);
   }

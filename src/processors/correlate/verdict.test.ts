@@ -12,6 +12,10 @@ import { DeviceStateStore, deviceStoreOptions } from '../../devices/store.js';
 import { MemoryObservationStore } from '../../evidence/observations/store.js';
 import type { IoamObservation } from '../../model/observation.js';
 import { Correlator } from './processor.js';
+import { NetworkMetrics } from '../../evidence/network-metrics.js';
+import { NetworkMetricsReceiver } from '../../receivers/networkmetrics/receiver.js';
+import { networkMetricsReceiverConfigSchema } from '../../receivers/networkmetrics/config.js';
+import { RecordingConsumer, testSettings } from '../../testutil/index.js';
 import { MAIN, T0_MS, at, attr, clientServer, config, hex, synthesized, traces } from './testkit.test.util.js';
 
 const NOW_MS = T0_MS + 10_000;
@@ -87,16 +91,27 @@ function ioam(traceId: string, spanId: string, ms: number, transitMs: number, qu
   };
 }
 
-async function enrich(readings: DeviceReading[], transitMs: number, queue: number, overrides: Record<string, unknown> = {}) {
+async function enrich(
+  readings: DeviceReading[],
+  transitMs: number,
+  queue: number,
+  overrides: Record<string, unknown> = {},
+  networkMetrics?: NetworkMetrics,
+) {
   const { client, server } = clientServer(MAIN, { startMs: 1000, endMs: 1000 + transitMs + 20 });
   const obs = new MemoryObservationStore({ retentionMs: 15 * 60_000, maxObservations: 100 }, new SelfMetrics(), () => NOW_MS);
   obs.insert([ioam(hex(client.traceId), hex(client.spanId), 1005, transitMs, queue)]);
   const devices = deviceStore();
   devices.addReadings(readings);
   const t = await traces({ frontend: [client], backend: [server] });
-  const report = await new Correlator(config(overrides), undefined, () => NOW_MS, obs, devices).enrich(t);
+  const report = await new Correlator(config(overrides), undefined, () => NOW_MS, obs, devices, networkMetrics).enrich(t);
   const spans = synthesized(t);
-  return { report, summary: spans.find((s) => s.name.startsWith('network '))!, router: spans.find((s) => attr(s, 'ioam.node_id') === 1)! };
+  return {
+    devices,
+    report,
+    summary: spans.find((s) => s.name.startsWith('network '))!,
+    router: spans.find((s) => attr(s, 'ioam.node_id') === 1)!,
+  };
 }
 
 // 10 Mbit/s por1: 1.2 MB in 1 s is 96 % utilised; 100 kB is 8 %.
@@ -159,4 +174,31 @@ test('verdicts can be turned off; device state stays', async () => {
   const { summary, router } = await enrich(busy, 100.4, 1380, { verdict: { enabled: false } });
   assert.equal(attr(summary, 'netspan.verdict'), undefined);
   assert.equal(attr(router, 'netspan.interface.name'), 'por1');
+});
+
+test('hop durations, the verdict and the device state go out as OTLP metrics through the network_metrics receiver', async () => {
+  const networkMetrics = new NetworkMetrics(100, () => NOW_MS);
+  const { devices } = await enrich(busy, 100.4, 1380, {}, networkMetrics);
+  const next = new RecordingConsumer<'metrics'>();
+  const settings = testSettings('network_metrics', undefined, { networkMetrics, devices });
+  const receiver = new NetworkMetricsReceiver(settings, networkMetricsReceiverConfigSchema.parse({}), { metrics: next });
+  await receiver.collect();
+  await receiver.shutdown();
+  const metrics = next.received[0]!.resourceMetrics[0]!.scopeMetrics[0]!.metrics;
+  const byName = new Map(metrics.map((m) => [m.name, m]));
+  const hop = byName.get('netspan.network.hop.duration')!;
+  assert.equal(hop.data.case, 'histogram');
+  const points = hop.data.case === 'histogram' ? hop.data.value.dataPoints : [];
+  const router = points.find((p) => p.attributes.some((a) => a.key === 'netspan.device.name' && a.value?.value.value === 'porthos'))!;
+  assert.equal(router.count, 1n);
+  assert.equal(router.sum, 100.4);
+  assert.ok(router.attributes.some((a) => a.key === 'netspan.interface.name' && a.value?.value.value === 'por1'));
+  const verdicts = byName.get('netspan.network.verdicts')!;
+  assert.equal(verdicts.data.case === 'sum' ? verdicts.data.value.dataPoints[0]!.value.value : undefined, 1n);
+  const util = byName.get('netspan.device.interface.utilisation')!;
+  const out =
+    util.data.case === 'gauge'
+      ? util.data.value.dataPoints.find((p) => p.attributes.some((a) => a.value?.value.value === 'out'))
+      : undefined;
+  assert.equal(out?.value.value, 0.96);
 });

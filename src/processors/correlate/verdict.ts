@@ -28,6 +28,7 @@ import { Span_EventSchema, type Span } from '../../wire/otlp/gen/opentelemetry/p
 import type { VerdictConfig } from './config.js';
 import { ATTR, dbl, int, str } from './synthesize.js';
 import { PACKET_ATTR } from './packets.js';
+import type { NetworkMetrics } from '../../evidence/network-metrics.js';
 
 export const VERDICT_ATTR = {
   verdict: 'netspan.verdict',
@@ -344,6 +345,7 @@ export function deviceStateAndVerdict(
   spans: readonly Span[],
   store: DeviceStateStore | undefined,
   config: VerdictConfig,
+  metrics?: NetworkMetrics,
 ): Verdict | undefined {
   const hops: DeviceHop[] = [];
   const windowNs = BigInt(Math.round(config.anomaly_window * 1e6));
@@ -363,7 +365,28 @@ export function deviceStateAndVerdict(
       addAnomalyEvents(hop);
     }
   }
-  return config.enabled ? decide(hops, config) : undefined;
+  const verdict = config.enabled ? decide(hops, config) : undefined;
+  if (metrics) recordMetrics(hops, verdict, metrics);
+  return verdict;
+}
+
+/** Per-hop durations (IOAM hop, time inside a device) and the verdict, for the network metrics. */
+function recordMetrics(hops: readonly DeviceHop[], verdict: Verdict | undefined, metrics: NetworkMetrics): void {
+  for (const hop of hops) {
+    const direction = text(attrValue(hop.span, ATTR.direction)) ?? 'request';
+    const iface = interfaceLabel(hop);
+    const labels = { device: hop.label, direction, ...(iface !== undefined ? { interface: iface } : {}) };
+    const transit = num(attrValue(hop.span, PACKET_ATTR.hopTransitMs));
+    if (transit !== undefined) metrics.recordHop({ ...labels, evidence: 'ioam' }, transit);
+    if (hop.timeInDeviceMs !== undefined) metrics.recordHop({ ...labels, evidence: 'observation' }, hop.timeInDeviceMs);
+  }
+  if (verdict)
+    metrics.recordVerdict({
+      device: verdict.device,
+      rule: verdict.rule,
+      cause: verdict.cause,
+      ...(verdict.interfaceName !== undefined ? { interface: verdict.interfaceName } : {}),
+    });
 }
 
 /** The verdict as summary attributes. */
