@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { EvidenceSink } from './component.js';
 import type { FlowRecord, InterfaceCounters } from '../model/flow.js';
-import type { Observation } from '../model/observation.js';
+import type { IoamObservation, Observation } from '../model/observation.js';
+import { IoamStateSampler } from '../devices/ioam.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 import type { Logger } from './telemetry/logger.js';
 import type { FlowStore } from '../evidence/store.js';
@@ -41,6 +42,8 @@ export class EvidenceHub implements EvidenceSink {
   readonly observations: MemoryObservationStore;
   readonly devices: DeviceStateStore;
   readonly networkMetrics = new NetworkMetrics();
+  /** IOAM queue depth and buffer occupancy into the device state, one point per device and second. */
+  private readonly ioamSampler: IoamStateSampler;
 
   constructor(
     config: EvidenceConfig,
@@ -53,6 +56,7 @@ export class EvidenceHub implements EvidenceSink {
       metrics,
     );
     this.devices = new DeviceStateStore(deviceStoreOptions(config.devices), metrics, new Inventory(config.devices.inventory));
+    this.ioamSampler = new IoamStateSampler(this.devices);
   }
 
   addFlows(records: readonly FlowRecord[]): void {
@@ -113,9 +117,11 @@ export class EvidenceHub implements EvidenceSink {
 
   addObservations(observations: readonly Observation[]): void {
     this.observations.insert(observations);
+    this.ioamSampler.add(observations.filter((o): o is IoamObservation => o.kind === 'ioam'));
   }
 
   async close(): Promise<void> {
+    this.ioamSampler.flushAll();
     await this.flows.close();
   }
 }
