@@ -1,6 +1,6 @@
 // netspan's web UI: Preact + htm as plain ES modules (no build step), served by the `ui` exporter.
 // Views (hash routes): #/ traces, #/trace/<id>, #/evidence/<flows|ioam|http>?filters, #/devices, #/device/<name>.
-/* global document, location, sessionStorage, fetch, URLSearchParams, addEventListener, removeEventListener */
+/* global document, location, sessionStorage, URLSearchParams, addEventListener, removeEventListener */
 import { h, render } from './vendor/preact.mjs';
 import { useEffect, useState } from './vendor/hooks.mjs';
 import htm from './vendor/htm.mjs';
