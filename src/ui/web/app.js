@@ -570,6 +570,9 @@ const EVIDENCE_COLUMNS = {
 const FILTER_FIELDS = ['source.address', 'source.port', 'destination.address', 'destination.port'];
 const TIME_COLUMNS = new Set(['flow.start', 'observation.time']);
 
+const evidenceCount = (d) =>
+  `${d.total} record${d.total === 1 ? '' : 's'}${d.truncated ? ' (only the newest were searched)' : ''}${d.available ? '' : ' (this collector keeps none)'}`;
+
 function EvidenceExplorer({ kind, query }) {
   const [state] = useApi(`/api/evidence/${kind}?${query}`);
   const [form, setForm] = useState(() => Object.fromEntries(FILTER_FIELDS.map((f) => [f, query.get(f) ?? ''])));
@@ -620,10 +623,7 @@ function EvidenceExplorer({ kind, query }) {
     ${state.error && html`<${Problem} error=${state.error} />`}
     ${
       state.data &&
-      html`<p class="muted" aria-live="polite" data-testid="evidence-count">
-          ${state.data.total}
-          record${state.data.total === 1 ? '' : 's'}${state.data.truncated ? ' (only the newest were searched)' : ''}${state.data.available ? '' : ' (this collector keeps none)'}
-        </p>
+      html`<p class="muted" aria-live="polite" data-testid="evidence-count">${evidenceCount(state.data)}</p>
         <div class="scroll">
           <table class="evidence" data-testid="evidence-table">
             <thead>
@@ -721,4 +721,6 @@ function App() {
   return html`<${Nav} route=${route} />${view}`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = '';
+render(html`<${App} />`, root);
