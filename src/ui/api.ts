@@ -63,7 +63,7 @@ function route(ctx: ApiContext, path: string, p: Params): ApiAnswer {
     const detail = ctx.traces.detail(m[1]!.toLowerCase());
     return detail ? { status: 200, body: detail } : error(404, `trace ${m[1]} is not held (evicted, or never received)`);
   }
-  if (path.startsWith('/api/traces/')) return error(400, 'a trace id is 32 hexadecimal digits', 'traceId');
+  if (path.startsWith('/api/traces/')) return error(400, 'parameter "traceId" must be 32 hexadecimal digits', 'traceId');
   m = /^\/api\/evidence\/(flows|ioam|http)$/.exec(path);
   if (m) return { status: 200, body: queryEvidence(m[1] as EvidenceKind, p, ctx.stores, ctx.maxEvidenceScan) };
   if (path === '/api/devices') {
