@@ -285,7 +285,7 @@ function TraceView({ id }) {
                 slow &&
                 html`<p data-testid="slowest-hop">
                   Largest hop transit: <strong>${slow.slowestHop.device}</strong> ${ms(slow.slowestHop.transitMs)}
-                  <span class="muted">(${slow.source} → ${slow.destination}; measured by IOAM, not a verdict)</span>
+                  <span class="muted note">(${slow.source} → ${slow.destination}; measured by IOAM, not a verdict)</span>
                 </p>`
               }
             </div>`
@@ -679,6 +679,24 @@ function DeviceList() {
   </main>`;
 }
 
+/** Anomalies by kind and interface: how many, first and last time, the latest detail. */
+function groupAnomalies(list) {
+  const groups = new Map();
+  for (const a of list) {
+    const where = a.interfaceName ?? (a.ifIndex !== undefined ? `if ${a.ifIndex}` : 'device');
+    const key = `${a.kind}|${where}`;
+    const g = groups.get(key) ?? { kind: a.kind, where, count: 0, first: a.timeUnixNano, last: a.timeUnixNano, detail: a.detail };
+    g.count++;
+    if (BigInt(a.timeUnixNano) < BigInt(g.first)) g.first = a.timeUnixNano;
+    if (BigInt(a.timeUnixNano) >= BigInt(g.last)) {
+      g.last = a.timeUnixNano;
+      g.detail = a.detail;
+    }
+    groups.set(key, g);
+  }
+  return [...groups.values()];
+}
+
 function DevicePage({ name }) {
   const [state] = useApi(`/api/devices/${encodeURIComponent(name)}`);
   return html`<main data-testid="device-page">
@@ -694,7 +712,13 @@ function DevicePage({ name }) {
             state.data.anomalies.length === 0
               ? html`<p class="muted">none in the last hour</p>`
               : html`<ul data-testid="anomalies">
-                  ${state.data.anomalies.map((x) => html`<li>${nsTime(x.timeUnixNano)} <strong>${x.kind}</strong> ${x.interfaceName ?? ''} ${x.detail}</li>`)}
+                  ${groupAnomalies(state.data.anomalies).map(
+                    (g) =>
+                      html`<li>
+                        <strong>${g.kind}</strong> ${g.where}: ${`${g.count}× from ${nsTime(g.first)} to ${nsTime(g.last)}`}
+                        <span class="muted note">(latest: ${g.detail})</span>
+                      </li>`,
+                  )}
                 </ul>`
           }
         </section>`
