@@ -1,8 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { SelfMetrics } from '../core/telemetry/metrics.js';
 import { silentLogger } from '../core/telemetry/logger.js';
+import { repoPath } from '../testutil/index.js';
 import { MemoryFlowStore } from '../evidence/memory/store.js';
 import { MemoryObservationStore } from '../evidence/observations/store.js';
 import { DeviceStateStore, deviceStoreOptions } from '../devices/store.js';
@@ -479,4 +483,32 @@ test('lifecycle: shutdown twice, shutdown without start', async () => {
   await e.start();
   await e.shutdown();
   await e.shutdown();
+});
+
+test('TLS: the app and the API over HTTPS', async (t) => {
+  const testdata = repoPath('src', 'receivers', 'otlp', 'testdata');
+  const exporter = new UiExporter(
+    { id: 'ui', logger: silentLogger(), metrics: new SelfMetrics(), evidence: undefined as never },
+    uiExporterConfigSchema.parse({
+      endpoint: '127.0.0.1:0',
+      tls: { cert_file: join(testdata, 'server.crt'), key_file: join(testdata, 'server.key') },
+    }),
+    'traces',
+  );
+  await exporter.start();
+  t.after(() => exporter.shutdown());
+  assert.match(exporter.url!, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+  const get = (path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      httpsGet(`${exporter.url}${path}`, { ca: readFileSync(join(testdata, 'server.crt')) }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on('error', reject);
+    });
+  assert.equal((await get('')).status, 200);
+  const api = await get('api/traces');
+  assert.equal(api.status, 200);
+  assert.equal((JSON.parse(api.body) as { total: number }).total, 0);
 });
