@@ -157,7 +157,16 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const logLevel = options.logLevel ?? 'warn';
   const config = validateServiceConfig(demoConfig(options.uiEndpoint ?? DEFAULT_UI_ENDPOINT, logLevel), FACTORIES, '(demo)');
   const collector = new Collector({ config, unsetVariables: [], source: '(demo)' }, createLogger(logLevel));
-  await collector.start();
+  try {
+    await collector.start();
+    return await feed(collector, options);
+  } catch (err) {
+    await collector.shutdown();
+    throw err;
+  }
+}
+
+async function feed(collector: Collector, options: DemoOptions): Promise<Demo> {
   const ui = collector.service.component<UiExporter<'traces'>>('exporter/ui#traces')!;
   const otlp = collector.service.component<OtlpReceiver>('receiver/otlp')!;
   const netflow = collector.service.component<NetflowReceiver>('receiver/netflow')!;
