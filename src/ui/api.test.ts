@@ -512,3 +512,8 @@ test('TLS: the app and the API over HTTPS', async (t) => {
   assert.equal(api.status, 200);
   assert.equal((JSON.parse(api.body) as { total: number }).total, 0);
 });
+
+test('docs/openapi.json is the served description (regenerate it when openapi.ts changes)', () => {
+  const committed = JSON.parse(readFileSync(repoPath('docs', 'openapi.json'), 'utf8')) as unknown;
+  assert.deepEqual(committed, get('/api/openapi.json').body);
+});
