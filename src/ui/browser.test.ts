@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startDemo, type Demo } from '../demo/run.js';
 import { HOSTS, BACKEND_PORT } from '../demo/scenario.js';
+import { enriched } from './testkit.test.util.js';
 
 /** The page's DOM, as the functions run in the browser see it (this project compiles without the DOM lib). */
 declare const document: {
@@ -119,4 +120,22 @@ test('device page: utilisation, errors and queue charts of porthos', { skip }, a
   await page.getByTestId('device-page').waitFor();
   for (const id of ['chart-utilisation', 'chart-errors', 'chart-queue', 'chart-cpu']) await page.getByTestId(id).locator('svg').waitFor();
   await shot('device.png');
+});
+
+test('a trace with a verdict: the list marks it, has_verdict finds it, the trace view shows it first', { skip }, async () => {
+  // The correlation writes no verdict yet: a trace enriched as it will (netspan.verdict and its parts) goes to the UI directly.
+  const e = enriched(9002, { verdict: true, t0: Date.now() - 9_007_000 });
+  await demo.ui.consume(e.traces);
+  await page.goto(`${demo.url}#/?has_verdict=true`);
+  const row = page.getByTestId('trace-row');
+  await row.first().waitFor();
+  assert.equal(await row.count(), 1);
+  assert.equal(await row.first().getAttribute('data-trace-id'), e.traceId);
+  assert.match((await row.first().textContent())!, /porthos por1: queue 52 kB, \+100 ms/);
+  await row.first().getByRole('link').click();
+  const verdict = page.getByTestId('verdict-text');
+  await verdict.waitFor();
+  assert.equal(await verdict.textContent(), 'porthos por1: queue 52 kB, +100 ms');
+  assert.match((await page.getByTestId('verdict').textContent())!, /device porthos.*interface por1.*cause congestion/s);
+  await shot('verdict.png');
 });
