@@ -89,6 +89,10 @@ test('trace view: network spans stand out, the congested router is named, hop de
   await detail.getByTestId('chart-queue').locator('svg').waitFor();
   await detail.getByTestId('chart-utilisation').locator('svg').waitFor();
   assert.match((await detail.getByTestId('evidence-used').textContent())!, /ioam/);
+  assert.match(
+    (await detail.getByTestId('hop-evidence').textContent())!,
+    /IOAM node 2 \(namespace 123\), 1 packet, queue depth up to \d{5}/,
+  );
   await shot('trace.png');
 });
 

@@ -370,6 +370,28 @@ function quartetQuery(summary) {
   return q;
 }
 
+/** What this span itself rests on, in words. */
+function hopEvidence(span) {
+  const a = span.attributes;
+  const n = (v, one, many) => `${v} ${v === 1 ? one : many}`;
+  switch (span.role) {
+    case 'flow_device':
+      return `${n(a['netspan.flow.count'] ?? 0, 'flow', 'flows')} (${a['flow.type'] ?? 'flow'}) exported by ${a['netspan.device.address'] ?? '?'}${
+        a['flow.time_resolution_ns'] ? `, times to ${a['flow.time_resolution_ns'] / 1e6} ms` : ''
+      }${a['flow.sampling_rate'] > 1 ? `, sampled 1 in ${a['flow.sampling_rate']}` : ''}`;
+    case 'ioam_hop':
+      return `IOAM node ${a['ioam.node_id'] ?? '?'} (namespace ${a['ioam.namespace_id']}), ${n(a['netspan.ioam.packets'] ?? 1, 'packet', 'packets')}${
+        a['netspan.ioam.queue_depth_max'] !== undefined ? `, queue depth up to ${a['netspan.ioam.queue_depth_max']}` : ''
+      }, from ${a['ioam.source'] ?? 'IOAM'}`;
+    case 'observation_point':
+      return `${n(a['netspan.observation.count'] ?? 0, 'sighting', 'sightings')} of the request by ${a['netspan.observer.name'] ?? 'an agent'}${
+        a['netspan.device.time_in_ms'] !== undefined ? `, ${a['netspan.device.time_in_ms']} ms inside the device` : ''
+      }`;
+    default:
+      return '';
+  }
+}
+
 function SpanDetail({ span, detail, onClose }) {
   const connection = detail.connections.find((c) => c.summary.spanId === span.spanId || c.hops.some((x) => x.spanId === span.spanId));
   const a = span.attributes;
@@ -417,7 +439,8 @@ function SpanDetail({ span, detail, onClose }) {
       connection &&
       html`<section data-testid="evidence-used">
         <h3>Evidence used</h3>
-        <p>${connection.evidence.length ? connection.evidence.join(', ') : 'none'}</p>
+        ${hopEvidence(span) && html`<p data-testid="hop-evidence">${hopEvidence(span)}</p>`}
+        <p>Connection: ${connection.evidence.length ? connection.evidence.join(', ') : 'none'}</p>
         <ul class="links">
           <li>
             <a data-testid="evidence-link-flows" href=${`#/evidence/flows?${quartet}`}
