@@ -11,6 +11,7 @@ import { debugExporterFactory } from './exporters/debug/factory.js';
 import { fileExporterFactory } from './exporters/file/factory.js';
 import { otlpGrpcExporterFactory } from './exporters/otlpgrpc/factory.js';
 import { otlpHttpExporterFactory } from './exporters/otlphttp/factory.js';
+import { uiExporterFactory } from './ui/factory.js';
 
 export const FACTORIES: readonly Factory[] = [
   otlpReceiverFactory,
@@ -25,4 +26,5 @@ export const FACTORIES: readonly Factory[] = [
   fileExporterFactory,
   otlpGrpcExporterFactory,
   otlpHttpExporterFactory,
+  uiExporterFactory,
 ];

@@ -8,6 +8,7 @@ import { ConfigError, errorMessage } from '../core/errors.js';
 import { DEFAULT_CONFIG_YAML } from '../core/default-config.js';
 import { decodeFiles, RECORD_KINDS, type RecordKind } from './decode.js';
 import { runAgent, AGENT_USAGE } from '../agent/cli.js';
+import { runDemo, DEMO_USAGE } from './demo.js';
 
 interface Command {
   summary: string;
@@ -20,6 +21,12 @@ const COMMANDS: Record<string, Command> = {
     summary: 'Run the collector (the embedded default config when --config is not given).',
     usage: 'netspan run [--config FILE]',
     run: runCommand,
+  },
+  demo: {
+    summary:
+      'Start the collector with a built-in scenario (three tiers, two routers, one congested) and its web UI; no root, no other service.',
+    usage: DEMO_USAGE,
+    run: (args) => runDemo(args),
   },
   validate: {
     summary: 'Check a config file; prints every problem with its path and exits 1 if there is any.',

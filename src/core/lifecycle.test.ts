@@ -28,6 +28,7 @@ const MINIMAL_CONFIG: Record<string, unknown> = {
   'exporter/file': { path: join(dir, 'out.jsonl') },
   'exporter/otlp': { endpoint: '127.0.0.1:1', tls: { insecure: true } },
   'exporter/otlphttp': { endpoint: 'http://127.0.0.1:1' },
+  'exporter/ui': { endpoint: '127.0.0.1:0' },
 };
 
 function instantiate(factory: Factory): Component {

@@ -464,6 +464,38 @@ export class MemoryFlowStore implements FlowStore {
     return matches;
   }
 
+  /**
+   * Read-only listing for a UI: flows within retention, newest inserted first, at most `limit`
+   * (looking at no more than `maxScan` rows), optionally only those overlapping [from, to]
+   * (Unix nanoseconds) and passing `keep`. Bounded by construction; no index is used.
+   */
+  listSync(options: {
+    limit: number;
+    maxScan?: number;
+    fromUnixNano?: bigint;
+    toUnixNano?: bigint;
+    keep?: (flow: FlowRecord) => boolean;
+  }): FlowRecord[] {
+    this.checkOpen();
+    const cutoffUs = this.cutoffUs();
+    this.expire(cutoffUs);
+    const fromUs = options.fromUnixNano === undefined ? -Infinity : nanoToMicros(options.fromUnixNano);
+    const toUs = options.toUnixNano === undefined ? Infinity : nanoToMicros(options.toUnixNano);
+    let budget = options.maxScan ?? Infinity;
+    const out: FlowRecord[] = [];
+    for (let i = this.liveChunks - 1; i >= 0 && out.length < options.limit && budget > 0; i--) {
+      const chunk = this.ring[(this.oldest + i) % this.ring.length]!;
+      for (let o = chunk.count - 1; o >= 0 && out.length < options.limit && budget-- > 0; o--) {
+        const f = o * F64_STRIDE;
+        const endUs = chunk.f64[f + F64_END_US]!;
+        if (endUs < cutoffUs || endUs < fromUs || chunk.f64[f + F64_START_US]! > toUs) continue;
+        const flow = materialize(chunk, o);
+        if (!options.keep || options.keep(flow)) out.push(flow);
+      }
+    }
+    return out;
+  }
+
   /** queryMany() without the promise. A malformed query throws before any is answered. */
   queryManySync(queries: readonly FlowQuery[]): FlowMatch[][] {
     this.checkOpen();

@@ -149,6 +149,33 @@ export class MemoryObservationStore {
     );
   }
 
+  /**
+   * Read-only listing for a UI: observations within retention, newest inserted first, at most
+   * `limit` (looking at no more than `maxScan`), optionally of one kind, with a time in
+   * [fromNs, toNs], and passing `keep`.
+   */
+  list(filter: {
+    limit: number;
+    maxScan?: number;
+    kind?: Observation['kind'];
+    fromNs?: bigint;
+    toNs?: bigint;
+    keep?: (o: Observation) => boolean;
+  }): Observation[] {
+    this.expire();
+    const out: Observation[] = [];
+    let budget = filter.maxScan ?? Infinity;
+    for (let i = this.entries.length - 1; i >= this.head && out.length < filter.limit && budget-- > 0; i--) {
+      const o = this.entries[i]!.obs;
+      if (filter.kind !== undefined && o.kind !== filter.kind) continue;
+      if (filter.fromNs !== undefined && o.timeUnixNano < filter.fromNs) continue;
+      if (filter.toNs !== undefined && o.timeUnixNano > filter.toNs) continue;
+      if (filter.keep && !filter.keep(o)) continue;
+      out.push(o);
+    }
+    return out;
+  }
+
   private collect(key: string, keep: (o: Observation) => boolean): Observation[] {
     const list = this.index.get(key);
     if (!list) return [];
