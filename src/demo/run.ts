@@ -99,6 +99,8 @@ export function demoConfig(uiEndpoint: string, logLevel: LogLevel): unknown {
             ioam_node_ids: [dartagnan.ioamNodeId],
             interfaces: dartagnan.interfaces,
           },
+          // The backend host is an IOAM node too (the last one): its queue depth is device state as well.
+          backend: { ioam_node_ids: [BACKEND_IOAM_NODE] },
         },
       },
     },

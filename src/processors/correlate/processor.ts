@@ -27,7 +27,7 @@ import { selectFlows, type FlowGroup } from './match.js';
 import { isComplete, pairConnections, type Connection } from './pair.js';
 import { QuartetExtractor, type Endpoint } from './quartet.js';
 import { sourceFromStores, type FlowEvidenceSource } from './source.js';
-import { SCOPE_NAME, quartetKey, summarySpanId, synthesize, type NoEvidenceReason, type Quartet } from './synthesize.js';
+import { SCOPE_NAME, nsToMs, quartetKey, summarySpanId, synthesize, type NoEvidenceReason, type Quartet } from './synthesize.js';
 import { packetSpans } from './packets.js';
 import { deviceStateAndVerdict, verdictAttributes, type VerdictRule } from './verdict.js';
 import type { DeviceStateStore } from '../../devices/store.js';
@@ -361,7 +361,12 @@ export class Correlator {
         (exporter) => this.inventory.device(exporter),
       );
       if (packets) spans.push(...packets.spans);
-      const verdict = deviceStateAndVerdict(spans.slice(1), this.devices, this.config.verdict, this.networkMetrics);
+      const shareMs =
+        p.conn.client && p.conn.server
+          ? nsToMs(p.conn.client.span.endTimeUnixNano - p.conn.client.span.startTimeUnixNano) -
+            nsToMs(p.conn.server.span.endTimeUnixNano - p.conn.server.span.startTimeUnixNano)
+          : undefined;
+      const verdict = deviceStateAndVerdict(spans.slice(1), this.devices, this.config.verdict, this.networkMetrics, shareMs);
       if (verdict) {
         spans[0]!.attributes.push(...verdictAttributes(verdict));
         report.verdicts[verdict.rule] = (report.verdicts[verdict.rule] ?? 0) + 1;

@@ -97,8 +97,14 @@ async function enrich(
   queue: number,
   overrides: Record<string, unknown> = {},
   networkMetrics?: NetworkMetrics,
+  shareMs = 20,
 ) {
-  const { client, server } = clientServer(MAIN, { startMs: 1000, endMs: 1000 + transitMs + 20 });
+  const { client, server } = clientServer(MAIN, {
+    startMs: 1000,
+    endMs: 1000 + transitMs + shareMs,
+    serverStartMs: 1000 + shareMs / 2,
+    serverEndMs: 1000 + transitMs + shareMs / 2,
+  });
   const obs = new MemoryObservationStore({ retentionMs: 15 * 60_000, maxObservations: 100 }, new SelfMetrics(), () => NOW_MS);
   obs.insert([ioam(hex(client.traceId), hex(client.spanId), 1005, transitMs, queue)]);
   const devices = deviceStore();
@@ -154,6 +160,12 @@ test('a flap of a path interface during the request wins, shown as an event on t
   assert.equal(attr(summary, 'netspan.verdict.cause'), 'link_flap');
   assert.equal(attr(summary, 'netspan.verdict.interface'), 'por1');
   assert.ok(router.events.some((e) => e.name === 'anomaly: flap'));
+});
+
+test('a busy interface under a fast request: no verdict (device state alone does not make a request slow)', async () => {
+  const { summary, router } = await enrich(busy, 0.05, 0, {}, undefined, 2);
+  assert.equal(attr(summary, 'netspan.verdict'), undefined);
+  assert.equal(attr(router, 'netspan.interface.out.utilisation'), 0.96);
 });
 
 test('a quiet network: no verdict at all, but the state is on the hop', async () => {

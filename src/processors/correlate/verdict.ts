@@ -9,7 +9,8 @@
  *    span's start (utilisation, errors, discards, oper status, CPU, memory, with their age) and
  *    one event per anomaly of the device's path interfaces within span ± anomaly_window.
  * 2. The verdict: the first rule below that fires on the connection's evidence, with the facts
- *    that support it. No rule, no verdict: nothing is claimed without evidence.
+ *    that support it. No rule, no verdict: nothing is claimed without evidence. The rules on
+ *    device state alone need the connection to have been slow on the network (see decide()).
  *      interface_flap         an oper-status change of a path interface in the window
  *      ioam_queue             an IOAM hop ≥ min_hop_ms with a queue depth ≥ min_queue_bytes
  *      interface_utilisation  a path interface at ≥ utilisation (either direction)
@@ -240,8 +241,16 @@ function utilisationOf(hop: DeviceHop): { value: number; iface: InterfaceStateAt
 
 const pct = (v: number) => `${Math.round(v * 100)} %`;
 
-/** The first rule that fires (see the module comment), or undefined. */
-export function decide(hops: readonly DeviceHop[], config: VerdictConfig): Verdict | undefined {
+/**
+ * The first rule that fires (see the module comment), or undefined. Device state alone does not
+ * make a request slow: the state rules (utilisation, errors, discards, CPU, and a flap outside the
+ * span) fire only when the connection's network time was notable — a hop or a stay in a device of
+ * at least min_hop_ms, or a network share (client − server) of at least that.
+ */
+export function decide(hops: readonly DeviceHop[], config: VerdictConfig, networkShareMs?: number): Verdict | undefined {
+  const notable =
+    (networkShareMs ?? 0) >= config.min_hop_ms ||
+    hops.some((h) => (h.ioamTransitMs ?? 0) >= config.min_hop_ms || (h.timeInDeviceMs ?? 0) >= config.min_hop_ms);
   const where = (hop: DeviceHop, iface?: number | string) => {
     const name = interfaceLabel(hop, iface);
     return name === undefined ? hop.label : `${hop.label} ${name}`;
@@ -254,7 +263,8 @@ export function decide(hops: readonly DeviceHop[], config: VerdictConfig): Verdi
     hops.filter((h) => (pick(h) ?? -1) >= config.min_hop_ms).sort((a, b) => pick(b)! - pick(a)!)[0];
 
   for (const hop of hops) {
-    const flap = hop.anomalies.find((a) => a.kind === 'flap');
+    const during = (a: Anomaly) => a.timeUnixNano >= hop.span.startTimeUnixNano && a.timeUnixNano <= hop.span.endTimeUnixNano;
+    const flap = hop.anomalies.find((a) => a.kind === 'flap' && (notable || during(a)));
     if (flap) {
       const iface = flap.interfaceName ?? flap.ifIndex;
       const v: Verdict = {
@@ -281,7 +291,7 @@ export function decide(hops: readonly DeviceHop[], config: VerdictConfig): Verdi
       queued,
     );
   }
-  for (const hop of hops) {
+  for (const hop of notable ? hops : []) {
     const util = utilisationOf(hop);
     if (util && util.value >= config.utilisation) {
       const added = hop.ioamTransitMs !== undefined && hop.ioamTransitMs >= config.min_hop_ms ? `, +${hop.ioamTransitMs} ms` : '';
@@ -322,14 +332,14 @@ export function decide(hops: readonly DeviceHop[], config: VerdictConfig): Verdi
     ['error_burst', 'interface_errors', 'errors'],
     ['discard_burst', 'interface_discards', 'discards'],
   ] as const)
-    for (const hop of hops) {
+    for (const hop of notable ? hops : []) {
       const a = hop.anomalies.find((x) => x.kind === kind);
       if (a) {
         const iface = a.interfaceName ?? a.ifIndex;
         return withIface({ rule, cause, device: hop.label, text: `${where(hop, iface)}: ${a.detail}` }, hop, iface);
       }
     }
-  for (const hop of hops) {
+  for (const hop of notable ? hops : []) {
     const cpu = hop.state?.cpu?.value.average;
     if (cpu !== undefined && cpu >= config.cpu_percent)
       return { rule: 'device_cpu', cause: 'cpu', device: hop.label, text: `${hop.label}: CPU ${Math.round(cpu)} %` };
@@ -346,6 +356,7 @@ export function deviceStateAndVerdict(
   store: DeviceStateStore | undefined,
   config: VerdictConfig,
   metrics?: NetworkMetrics,
+  networkShareMs?: number,
 ): Verdict | undefined {
   const hops: DeviceHop[] = [];
   const windowNs = BigInt(Math.round(config.anomaly_window * 1e6));
@@ -365,7 +376,7 @@ export function deviceStateAndVerdict(
       addAnomalyEvents(hop);
     }
   }
-  const verdict = config.enabled ? decide(hops, config) : undefined;
+  const verdict = config.enabled ? decide(hops, config, networkShareMs) : undefined;
   if (metrics) recordMetrics(hops, verdict, metrics);
   return verdict;
 }
