@@ -14,7 +14,7 @@
  */
 import type { IoamNode } from '../capture/ioam/decode.js';
 import type { Logger } from '../core/telemetry/logger.js';
-import { ioamNodeJson, type IoamObservation, type Observation } from '../model/observation.js';
+import { NO_PACKET, ioamNodeJson, ioamNodeTime, type IoamObservation, type Observation } from '../model/observation.js';
 import { IoamEventSource, ioamEventNodes, type IoamEvent } from '../native/ioam-events.js';
 import type { Emit, ObservationSource } from './source.js';
 
@@ -131,20 +131,12 @@ export class IoamJoiner {
 export function eventObservation(event: IoamEvent, observer: string, nowUnixNano: bigint): IoamObservation {
   const nodes = ioamEventNodes(event);
   const last = nodes[nodes.length - 1];
-  const s = last?.timestamp_seconds;
-  const us = last?.timestamp_subseconds;
-  const time = typeof s === 'number' && typeof us === 'number' ? BigInt(s) * 1_000_000_000n + BigInt(us) * 1000n : nowUnixNano;
   return {
     kind: 'ioam',
     source: 'netlink',
-    timeUnixNano: time,
+    timeUnixNano: (last && ioamNodeTime(last)) ?? nowUnixNano,
     observer,
-    interfaceName: '',
-    sourceAddress: '',
-    sourcePort: 0,
-    destinationAddress: '',
-    destinationPort: 0,
-    protocol: 0,
+    ...NO_PACKET,
     optionType: 0,
     namespaceId: event.namespaceId,
     traceType: event.traceType,

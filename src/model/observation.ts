@@ -71,6 +71,28 @@ export interface HttpObservation extends PacketObservationBase {
 
 export type Observation = IoamObservation | HttpObservation;
 
+/** The packet fields of an IOAM observation that came without its packet (kernel events, ioam-api reports). */
+export const NO_PACKET = {
+  interfaceName: '',
+  sourceAddress: '',
+  sourcePort: 0,
+  destinationAddress: '',
+  destinationPort: 0,
+  protocol: 0,
+} as const satisfies Partial<PacketObservationBase>;
+
+/**
+ * A node's timestamp in Unix nanoseconds, when it has both fields and they are in range:
+ * seconds, and subseconds in `unit` (Linux writes microseconds; PTP nanoseconds).
+ */
+export function ioamNodeTime(node: IoamNode, unit: 'microseconds' | 'nanoseconds' = 'microseconds'): bigint | undefined {
+  const s = node.timestamp_seconds;
+  const sub = node.timestamp_subseconds;
+  if (typeof s !== 'number' || typeof sub !== 'number') return undefined;
+  if (unit === 'microseconds' ? sub >= 1_000_000 : sub >= 1_000_000_000) return undefined;
+  return BigInt(s) * 1_000_000_000n + (unit === 'microseconds' ? BigInt(sub) * 1000n : BigInt(sub));
+}
+
 /** Attribute names of the flat form. */
 export const OBSERVATION_ATTRIBUTE = {
   time: 'observation.time',

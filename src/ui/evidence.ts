@@ -3,9 +3,10 @@
  * attribute names netspan uses everywhere (flow attributes of the netflow receiver, the flat
  * observation form of `netspan decode`), plus a few derived columns, and the queries over them.
  */
+import { flowAttributes } from '../receivers/netflow/flowlogs.js';
 import type { EvidenceStores } from '../core/component.js';
 import { MemoryFlowStore } from '../evidence/memory/store.js';
-import { FLOW_ATTRIBUTE, transportName, type FlowRecord } from '../model/flow.js';
+import { FLOW_ATTRIBUTE, type FlowRecord } from '../model/flow.js';
 import { OBSERVATION_ATTRIBUTE, observationAttributes, type Observation } from '../model/observation.js';
 import { BadRequest, compareValues, fieldFilters, matches, pageOf, paginate, sortOf, type PageResult, type Params } from './query.js';
 import type { PlainValue } from './traces.js';
@@ -61,32 +62,7 @@ export const EVIDENCE_FIELDS: Record<EvidenceKind, ReadonlySet<string>> = {
 };
 
 export function flowRecord(r: FlowRecord): EvidenceRecord {
-  const a: EvidenceRecord = {
-    [FLOW_ATTRIBUTE.sourceAddress]: r.sourceAddress,
-    [FLOW_ATTRIBUTE.sourcePort]: r.sourcePort,
-    [FLOW_ATTRIBUTE.destinationAddress]: r.destinationAddress,
-    [FLOW_ATTRIBUTE.destinationPort]: r.destinationPort,
-    [FLOW_ATTRIBUTE.protocol]: transportName(r.protocol),
-    [FLOW_ATTRIBUTE.ipVersion]: r.ipVersion === 6 ? 'ipv6' : r.ipVersion === 4 ? 'ipv4' : '',
-    [FLOW_ATTRIBUTE.bytes]: r.bytes,
-    [FLOW_ATTRIBUTE.packets]: r.packets,
-    [FLOW_ATTRIBUTE.startUnixNano]: r.startUnixNano.toString(),
-    [FLOW_ATTRIBUTE.endUnixNano]: r.endUnixNano.toString(),
-    'flow.duration_ms': Number(r.endUnixNano - r.startUnixNano) / 1e6,
-    [FLOW_ATTRIBUTE.type]: r.type,
-    [FLOW_ATTRIBUTE.samplerAddress]: r.samplerAddress,
-    [FLOW_ATTRIBUTE.sequenceNumber]: r.sequenceNumber,
-    [FLOW_ATTRIBUTE.observationDomainId]: r.observationDomainId,
-    [FLOW_ATTRIBUTE.inputInterface]: r.inputInterface,
-    [FLOW_ATTRIBUTE.outputInterface]: r.outputInterface,
-    [FLOW_ATTRIBUTE.nextHop]: r.nextHop,
-    [FLOW_ATTRIBUTE.samplingRate]: r.samplingRate,
-    [FLOW_ATTRIBUTE.tcpFlags]: r.tcpFlags,
-    [FLOW_ATTRIBUTE.timeResolutionNano]: r.timeResolutionNano,
-  };
-  if (r.flowDirection !== undefined) a['flow.direction'] = r.flowDirection === 1 ? 'egress' : 'ingress';
-  if (r.biflowDirection) a['flow.biflow_direction'] = r.biflowDirection;
-  return a;
+  return { ...flowAttributes(r), 'flow.duration_ms': Number(r.endUnixNano - r.startUnixNano) / 1e6 };
 }
 
 export function observationRecord(o: Observation): EvidenceRecord {

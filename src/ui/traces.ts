@@ -5,13 +5,15 @@
  * per trace, its connections (network summary spans with their device spans) and devices.
  * Spans are kept in a plain JSON form (attributes as plain values) made once on arrival.
  */
+import { fromAnyValue, fromKeyValues } from '../model/observation-logs.js';
+import type { JsonValue } from '../model/observation.js';
 import type { SelfMetrics } from '../core/telemetry/metrics.js';
 import { hexId, type Traces } from '../model/otlp.js';
 import type { AnyValue, KeyValue } from '../wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { Span_SpanKind, Status_StatusCode, type Span } from '../wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
 
 /** An attribute value as plain JSON: 64-bit integers beyond 2^53 as decimal strings, bytes as hex. */
-export type PlainValue = string | number | boolean | null | PlainValue[] | { [key: string]: PlainValue };
+export type PlainValue = JsonValue;
 export type PlainAttributes = Record<string, PlainValue>;
 
 /** What a span is to the UI: an application span, or one of the spans netspan adds. */
@@ -122,33 +124,9 @@ const KINDS: Record<number, UiSpan['kind']> = {
   [Span_SpanKind.CONSUMER]: 'consumer',
 };
 
-export function plainValue(v: AnyValue | undefined): PlainValue {
-  const x = v?.value;
-  switch (x?.case) {
-    case 'stringValue':
-    case 'boolValue':
-    case 'doubleValue':
-      return x.value;
-    case 'intValue':
-      return x.value >= BigInt(Number.MIN_SAFE_INTEGER) && x.value <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(x.value)
-        : x.value.toString();
-    case 'bytesValue':
-      return hexId(x.value);
-    case 'arrayValue':
-      return x.value.values.map(plainValue);
-    case 'kvlistValue':
-      return plainAttributes(x.value.values);
-    default:
-      return null;
-  }
-}
-
-export function plainAttributes(kvs: readonly KeyValue[]): PlainAttributes {
-  const out: PlainAttributes = {};
-  for (const kv of kvs) out[kv.key] = plainValue(kv.value);
-  return out;
-}
+/** An OTLP value as plain JSON (the same conversion the observation intake uses). */
+export const plainValue: (v: AnyValue | undefined) => PlainValue = fromAnyValue;
+export const plainAttributes: (kvs: readonly KeyValue[]) => PlainAttributes = fromKeyValues;
 
 const isZero = (b: Uint8Array) => b.every((x) => x === 0);
 

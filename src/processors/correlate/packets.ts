@@ -12,7 +12,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { IoamNode } from '../../capture/ioam/decode.js';
-import type { HttpObservation, IoamObservation, Observation } from '../../model/observation.js';
+import { ioamNodeTime, type HttpObservation, type IoamObservation, type Observation } from '../../model/observation.js';
 import type { KeyValue } from '../../wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { SpanSchema, Span_EventSchema, Span_SpanKind, type Span } from '../../wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
 import type { PacketEvidenceConfig } from './config.js';
@@ -47,12 +47,7 @@ export interface PacketSummary {
 }
 
 /** Node time in Unix nanoseconds, when the node carries both timestamp fields. */
-export function ioamNodeTimeNs(node: IoamNode, unit: PacketEvidenceConfig['ioam_timestamp_subseconds']): bigint | undefined {
-  const s = node.timestamp_seconds;
-  const sub = node.timestamp_subseconds;
-  if (s === undefined || s === null || sub === undefined || sub === null) return undefined;
-  return BigInt(s) * 1_000_000_000n + (unit === 'microseconds' ? BigInt(sub) * 1000n : BigInt(sub));
-}
+export const ioamNodeTimeNs = ioamNodeTime;
 
 /** Node id (short, else wide) of a node, for naming and inventory lookups. */
 function nodeId(node: IoamNode): number | undefined {

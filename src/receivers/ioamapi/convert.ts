@@ -17,7 +17,7 @@
  */
 import type { IoamNode } from '../../capture/ioam/decode.js';
 import { DecodeError } from '../../core/errors.js';
-import type { IoamObservation } from '../../model/observation.js';
+import { NO_PACKET, ioamNodeTime, type IoamObservation } from '../../model/observation.js';
 import type { IoamApiNode, IoamApiTrace } from './codec.js';
 
 export type BitFieldLayout = 'auto' | 'low_24_bits' | 'high_24_bits';
@@ -115,11 +115,9 @@ const hex = (v: bigint, digits: number): string => v.toString(16).padStart(digit
  */
 export function firstNodeTime(nodes: readonly IoamNode[]): bigint | undefined {
   const first = nodes[0];
-  const seconds = first?.timestamp_seconds;
-  if (seconds === undefined || seconds === null || seconds === 0) return undefined;
-  const micros = first!.timestamp_subseconds;
-  const sub = micros !== undefined && micros !== null && micros < 1_000_000 ? BigInt(micros) * 1000n : 0n;
-  return BigInt(seconds) * 1_000_000_000n + sub;
+  // Zero seconds: the agent had no timestamp to report.
+  if (!first || !first.timestamp_seconds) return undefined;
+  return ioamNodeTime(first) ?? BigInt(first.timestamp_seconds) * 1_000_000_000n;
 }
 
 export interface ConvertContext {
@@ -140,12 +138,7 @@ export function observationFromTrace(trace: IoamApiTrace, ctx: ConvertContext): 
     source: 'ioam_api',
     timeUnixNano: firstNodeTime(nodes) ?? ctx.receivedUnixNano,
     observer: ctx.peer,
-    interfaceName: '',
-    sourceAddress: '',
-    sourcePort: 0,
-    destinationAddress: '',
-    destinationPort: 0,
-    protocol: 0,
+    ...NO_PACKET,
     // The API carries pre-allocated traces only and has no flags: no overflow to report.
     optionType: 0,
     namespaceId: trace.NamespaceId,
