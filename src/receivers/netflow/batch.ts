@@ -5,7 +5,7 @@
  * store takes them, or as FlowRecord objects by structured clone when a logs pipeline needs them.
  */
 import type { FlowRecord, InterfaceCounters } from '../../model/flow.js';
-import { packFlows, type PackedFlows } from '../../evidence/memory/rows.js';
+import { packFlows, type PackedFlows, type RowWriter } from '../../evidence/memory/rows.js';
 import type { DecodeIssue } from './decode/types.js';
 import type { DecoderSession } from './session.js';
 
@@ -86,8 +86,12 @@ export class BatchBuilder {
   }
 }
 
-/** Decodes every datagram of a batch with one decoder session (one worker's template state). */
-export function decodeBatch(batch: DatagramBatch, decode: DecoderSession): DecodedBatch {
+/**
+ * Decodes every datagram of a batch with one decoder session (one worker's template state). When
+ * the session writes its flows to `rows` (createDecoderSession's RowWriter), the batch comes back
+ * packed from it, as packDecoded would pack the records.
+ */
+export function decodeBatch(batch: DatagramBatch, decode: DecoderSession, rows?: RowWriter): DecodedBatch {
   const out: DecodedBatch = { records: [], counters: [], issueCounts: {}, issueSamples: [], datagrams: batch.exporters.length };
   const data = new Uint8Array(batch.data);
   for (let i = 0; i < batch.exporters.length; i++) {
@@ -100,6 +104,12 @@ export function decodeBatch(batch: DatagramBatch, decode: DecoderSession): Decod
       out.issueCounts[issue.code] = (out.issueCounts[issue.code] ?? 0) + 1;
       if (out.issueSamples.length < ISSUE_SAMPLES_PER_BATCH) out.issueSamples.push({ ...issue, exporter });
     }
+  }
+  if (rows) {
+    // a NetFlow/IPFIX session without keepAllFields returns no records: its flows are all in `rows`
+    const taken = rows.take();
+    out.packed = taken.packed;
+    out.recordsByType = taken.recordsByType;
   }
   return out;
 }

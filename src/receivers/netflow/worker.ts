@@ -6,13 +6,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createDecoderSession } from './session.js';
 import { decodeBatch, packDecoded, type DatagramBatch, type WorkerSetup } from './batch.js';
+import { RowWriter } from '../../evidence/memory/rows.js';
 
 const setup = workerData as WorkerSetup;
-const session = createDecoderSession(setup.scheme, setup.keepAllFields);
+// NetFlow/IPFIX on the evidence path decode straight into store rows (no FlowRecord objects);
+// sFlow records are packed from objects.
+const rows = setup.packed && setup.scheme === 'netflow' && !setup.keepAllFields ? new RowWriter() : undefined;
+const session = createDecoderSession(setup.scheme, setup.keepAllFields, rows);
 
 parentPort?.on('message', (batch: DatagramBatch) => {
-  const decoded = decodeBatch(batch, session);
-  if (setup.packed) {
+  const decoded = decodeBatch(batch, session, rows);
+  if (rows) parentPort!.postMessage(decoded, [decoded.packed!.data]);
+  else if (setup.packed) {
     const packed = packDecoded(decoded);
     parentPort!.postMessage(packed, [packed.packed.data]);
   } else parentPort!.postMessage(decoded);

@@ -3,9 +3,12 @@
  * with its wire length and a role (which FlowRecord field it feeds, if any). Decoding a record walks that
  * list with one switch per field, writing numbers into a reused scratch object; the FlowRecord is built at
  * the end, so a record costs one object (two for a biflow) and its address strings, and `fields` only when
- * asked for.
+ * asked for. On the evidence path with a RowWriter (DecodeContext.rows) the same values go straight into
+ * an evidence store row instead (emitRow): no object and no address text at all.
  */
 import type { FieldValue, FlowRecord, FlowType } from '../../../model/flow.js';
+import { microsOf, RowDraft, type RowWriter } from '../../../evidence/memory/rows.js';
+import { nanoToMicros } from '../../../evidence/store.js';
 import { REVERSE_PEN, type IeDef } from './registry.js';
 import type { DomainState } from './templates.js';
 import type { DecodeIssue, OptionsRecord } from './types.js';
@@ -298,6 +301,10 @@ export interface PacketContext {
   readonly uptimeResolution: number;
   readonly domain: DomainState;
   readonly keepAllFields: boolean;
+  /** Flows go here as evidence store rows instead of FlowRecords (DecodeContext.rows; never with keepAllFields). */
+  readonly rows?: RowWriter | undefined;
+  /** exportTimeUnixNano in whole microseconds. */
+  readonly exportUs: number;
 }
 
 /** Per-record working values, reused for every record (NaN / -1 = not in the record). */
@@ -884,7 +891,8 @@ export function decodeDataSet(
         const f = roleFields[i] as RoleField;
         applyRole(f.role, view, pos + f.offset, f.length, s);
       }
-      emitFlow(plan, s, p, body, undefined, records);
+      if (p.rows) emitRow(plan, s, p, body, p.rows);
+      else emitFlow(plan, s, p, body, undefined, records);
       count++;
     }
     return { records: count };
@@ -940,6 +948,8 @@ export function decodeDataSet(
       };
       options.push(record);
       p.domain.applyOptions(plan, view, recordStart, record);
+    } else if (p.rows) {
+      emitRow(plan, s, p, body, p.rows);
     } else {
       emitFlow(plan, s, p, body, values, records);
     }
@@ -961,6 +971,128 @@ function emitFlow(
     forward.biflowDirection = 'forward';
     if (s.revBytes > 0 || s.revPackets > 0) records.push(buildReverseRecord(forward, s, p));
   }
+}
+
+const draft = new RowDraft();
+
+/** The BigInt path of a time (also its exceptions), for inputs microsOf does not take the short way. */
+const slowMicros = (ms: number, subMsNanos: number): number => nanoToMicros(unixNanos(ms, subMsNanos));
+
+/** Address words of the record's source or destination into draft.addr at `at`; its family, 0 for none (addressOf's ''). */
+function addressWords(v4: number, v6: number, bytes: Uint8Array, ipVersion: number, at: number): 0 | 4 | 6 {
+  const w = draft.addr;
+  if (ipVersion === 6) {
+    if (v6 < 0) return 0;
+    for (let k = 0; k < 4; k++) {
+      const o = v6 + 4 * k;
+      w[at + k] = ((bytes[o]! << 24) | (bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!) >>> 0;
+    }
+    return 6;
+  }
+  if (ipVersion !== 4 || v4 < 0) return 0;
+  w[at] = 0;
+  w[at + 1] = 0;
+  w[at + 2] = 0xffff;
+  w[at + 3] = v4;
+  return 4;
+}
+
+/** nextHopOf into the draft: an IPv4 value when the text would be its dotted quad, else the text. */
+function nextHopInto(s: Scratch, bytes: Uint8Array): void {
+  let v4 = -1;
+  let text = '';
+  if (s.nextHopV4 > 0) v4 = s.nextHopV4;
+  else if (s.nextHopV6 >= 0 && !isZero(bytes, s.nextHopV6, 16)) text = ipv6ToString(bytes, s.nextHopV6);
+  else if (s.bgpNextHopV4 > 0) v4 = s.bgpNextHopV4;
+  else if (s.bgpNextHopV6 >= 0 && !isZero(bytes, s.bgpNextHopV6, 16)) text = ipv6ToString(bytes, s.bgpNextHopV6);
+  else if (s.nextHopV4 === 0 || s.bgpNextHopV4 === 0) v4 = 0;
+  else if (s.nextHopV6 >= 0 || s.bgpNextHopV6 >= 0) text = '::';
+  draft.nextHopV4 = v4;
+  draft.nextHopText = text;
+}
+
+/**
+ * emitFlow for the row path: the same values buildFlowRecord (and buildReverseRecord) would give,
+ * written as the rows packFlows would make of those records, without the objects and address text.
+ */
+function emitRow(plan: TemplatePlan, s: Scratch, p: PacketContext, body: Uint8Array, w: RowWriter): void {
+  let ipVersion: 0 | 4 | 6;
+  const hasV4 = s.srcV4 >= 0 || s.dstV4 >= 0;
+  const hasV6 = s.srcV6 >= 0 || s.dstV6 >= 0;
+  if (s.ipVersion === 6 && hasV6) ipVersion = 6;
+  else if (s.ipVersion === 4 && hasV4) ipVersion = 4;
+  else if (hasV6 && !(s.srcV4 > 0 || s.dstV4 > 0)) ipVersion = 6;
+  else ipVersion = hasV4 ? 4 : 0;
+  resolveTimes(s, p);
+  const d = draft;
+  d.typeCode = p.type === 'ipfix' ? 2 : 1;
+  d.samplerAddress = p.exporter;
+  d.observationDomainId = p.domainId;
+  d.sequenceNumber = p.sequenceNumber;
+  d.exportUs = p.exportUs;
+  d.srcFamily = addressWords(s.srcV4, s.srcV6, body, ipVersion, 0);
+  d.dstFamily = addressWords(s.dstV4, s.dstV6, body, ipVersion, 4);
+  d.sourcePort = firstSet(s.srcPort, s.srcPortL4);
+  d.destinationPort = firstSet(s.dstPort, s.dstPortL4);
+  d.protocol = Math.max(s.protocol, 0);
+  d.ipVersion = ipVersion;
+  d.bytes = s.bytes;
+  d.packets = s.packets;
+  d.startUs = microsOf(s.startMs, s.startSubMs, slowMicros);
+  d.endUs = microsOf(s.endMs, s.endSubMs, slowMicros);
+  d.timeResolutionNano = Math.max(s.startRes, s.endRes);
+  d.inputInterface = firstSet(s.inIf, s.inIfPhysical);
+  d.outputInterface = firstSet(s.outIf, s.outIfPhysical);
+  nextHopInto(s, body);
+  d.samplingRate = samplingRateOf(s, p.domain);
+  d.tcpFlags = Math.max(s.tcpFlags, 0);
+  d.flowDirection = s.direction >= 0 ? s.direction : -1;
+  d.biflow = plan.biflow ? 1 : 0;
+  if (!(plan.biflow && (s.revBytes > 0 || s.revPackets > 0))) {
+    w.put(d, ipv4ToString);
+    return;
+  }
+  // the reverse direction (buildReverseRecord)
+  let startMs = s.revStartMs;
+  let endMs = s.revEndMs;
+  let res = Math.max(s.revStartRes, s.revEndRes);
+  if (Number.isNaN(startMs) && s.revStartUptime >= 0) startMs = uptimeToUnixMs(s.revStartUptime, s, p);
+  if (Number.isNaN(endMs) && s.revEndUptime >= 0) endMs = uptimeToUnixMs(s.revEndUptime, s, p);
+  if (!Number.isNaN(startMs) || !Number.isNaN(endMs)) {
+    if (res === Infinity) res = uptimeResolution(s, p);
+  } else if (s.revFlowDeltaMs >= 0) {
+    startMs = s.startMs + s.revFlowDeltaMs;
+    res = Math.max(s.startRes, RESOLUTION.milliseconds);
+  }
+  w.put(d, ipv4ToString);
+  // the forward row is kept even if the reverse times throw (as the forward record is pushed first)
+  if (!Number.isNaN(startMs) || !Number.isNaN(endMs)) {
+    if (Number.isNaN(startMs)) startMs = endMs;
+    if (Number.isNaN(endMs)) endMs = Math.max(startMs, s.endMs);
+    d.startUs = microsOf(startMs, 0, slowMicros);
+    d.endUs = microsOf(endMs, 0, slowMicros);
+    d.timeResolutionNano = Math.max(res, d.timeResolutionNano);
+  }
+  const a = d.addr;
+  for (let k = 0; k < 4; k++) {
+    const t = a[k]!;
+    a[k] = a[k + 4]!;
+    a[k + 4] = t;
+  }
+  const family = d.srcFamily;
+  d.srcFamily = d.dstFamily;
+  d.dstFamily = family;
+  const port = d.sourcePort;
+  d.sourcePort = d.destinationPort;
+  d.destinationPort = port;
+  d.bytes = s.revBytes;
+  d.packets = s.revPackets;
+  d.tcpFlags = Math.max(s.revTcpFlags, 0);
+  const inIf = d.inputInterface;
+  d.inputInterface = d.outputInterface;
+  d.outputInterface = inIf;
+  d.biflow = 2;
+  w.put(d, ipv4ToString);
 }
 
 function truncated(records: number, offset: number, plan: TemplatePlan, message: string): SetResult {
