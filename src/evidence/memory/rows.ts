@@ -51,7 +51,8 @@ export const U16_NEXT_HOP = 112 / 2;
 export const U16_META = 114 / 2;
 export const U8_PROTOCOL = 116;
 export const U8_FLOW_DIRECTION = 117;
-// 118-119 spare.
+/** 118-119 spare (zero; a writer that reuses buffers clears it). */
+export const U16_SPARE = 118 / 2;
 export const F64_STRIDE = ROW_BYTES / 8;
 export const U32_STRIDE = ROW_BYTES / 4;
 export const U16_STRIDE = ROW_BYTES / 2;
@@ -344,6 +345,8 @@ export class RowWriter {
   private lastSampler = '';
   private lastSamplerId = -1;
   private capacity: number;
+  /** Row buffers handed back after the store copied them (recycle), written again instead of allocating. */
+  private readonly pool: ArrayBuffer[] = [];
 
   constructor(private readonly initialRows = 1024) {
     this.capacity = initialRows;
@@ -454,6 +457,7 @@ export class RowWriter {
     u16[h + U16_SOURCE_PORT] = d.sourcePort;
     u16[h + U16_DESTINATION_PORT] = d.destinationPort;
     u16[h + U16_TCP_FLAGS] = d.tcpFlags;
+    u16[h + U16_SPARE] = 0;
     u16[h + U16_META] =
       d.typeCode |
       ((d.ipVersion === 0 ? 0 : d.ipVersion === 4 ? 1 : 2) << META_IPVERSION_SHIFT) |
@@ -464,6 +468,12 @@ export class RowWriter {
     u8[b + U8_PROTOCOL] = d.protocol;
     u8[b + U8_FLOW_DIRECTION] = d.flowDirection === -1 ? NO_FLOW_DIRECTION : d.flowDirection;
     this.commit(d.samplerAddress, d.nextHopV4, d.nextHopText, format);
+  }
+
+  /** A buffer of an earlier `take` that is no longer read: reused for later rows (every byte of a row is rewritten). */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.pool.length < 4 && buffer.byteLength >= this.initialRows * ROW_BYTES && buffer.byteLength % ROW_BYTES === 0)
+      this.pool.push(buffer);
   }
 
   /** The rows so far as a packed batch (its buffer is handed over) and the records by type; the writer starts afresh. */
@@ -477,8 +487,14 @@ export class RowWriter {
       refusedAddress: this.refusedAddress,
       refusedField: this.refusedField,
     };
-    this.capacity = Math.max(this.initialRows, nextPow2(this.rows));
-    this.data = new ArrayBuffer(this.capacity * ROW_BYTES);
+    const pooled = this.pool.pop();
+    if (pooled) {
+      this.data = pooled;
+      this.capacity = pooled.byteLength / ROW_BYTES;
+    } else {
+      this.capacity = Math.max(this.initialRows, nextPow2(this.rows));
+      this.data = new ArrayBuffer(this.capacity * ROW_BYTES);
+    }
     this.views();
     this.rows = this.refusedAddress = this.refusedField = 0;
     this.byType.fill(0);

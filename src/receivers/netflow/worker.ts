@@ -15,10 +15,18 @@ const rows = setup.packed && setup.scheme === 'netflow' && !setup.keepAllFields 
 const session = createDecoderSession(setup.scheme, setup.keepAllFields, rows);
 
 parentPort?.on('message', (batch: DatagramBatch) => {
+  if (rows && batch.spareRows) for (const b of batch.spareRows) rows.recycle(b);
   const decoded = decodeBatch(batch, session, rows);
-  if (rows) parentPort!.postMessage(decoded, [decoded.packed!.data]);
-  else if (setup.packed) {
+  // the datagram buffer goes back to the receive loop for its next batch
+  if (rows) {
+    decoded.spentData = batch.data;
+    parentPort!.postMessage(decoded, [decoded.packed!.data, batch.data]);
+  } else if (setup.packed) {
     const packed = packDecoded(decoded);
-    parentPort!.postMessage(packed, [packed.packed.data]);
-  } else parentPort!.postMessage(decoded);
+    packed.spentData = batch.data;
+    parentPort!.postMessage(packed, [packed.packed.data, batch.data]);
+  } else {
+    decoded.spentData = batch.data;
+    parentPort!.postMessage(decoded, [batch.data]);
+  }
 });

@@ -24,6 +24,7 @@ import {
   U16_DESTINATION_PORT,
   U16_META,
   U16_SOURCE_PORT,
+  U16_SPARE,
   U16_STRIDE,
   U16_TCP_FLAGS,
   U32_ADDR,
@@ -233,6 +234,7 @@ function writeV5Rows(
     u16[h + U16_SOURCE_PORT] = view.getUint16(r + 32);
     u16[h + U16_DESTINATION_PORT] = view.getUint16(r + 34);
     u16[h + U16_TCP_FLAGS] = view.getUint8(r + 37);
+    u16[h + U16_SPARE] = 0;
     u16[h + U16_META] = V5_META;
     const b = o * ROW_BYTES;
     u8[b + U8_PROTOCOL] = view.getUint8(r + 38);
