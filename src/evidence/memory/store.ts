@@ -146,14 +146,16 @@ class Chunk {
     readonly rows: number,
     /** Sequence number of row 0: rows are numbered in insertion order across chunks. */
     readonly firstSeq: number,
+    /** The memory of an evicted chunk of the same size, reused (every row is written before it is read). */
+    reuse?: Chunk,
   ) {
-    this.buffer = new ArrayBuffer(rows * ROW_BYTES);
+    this.buffer = reuse ? reuse.buffer : new ArrayBuffer(rows * ROW_BYTES);
     this.f64 = new Float64Array(this.buffer);
     this.u32 = new Uint32Array(this.buffer);
     this.i32 = new Int32Array(this.buffer);
     this.u16 = new Uint16Array(this.buffer);
     this.u8 = new Uint8Array(this.buffer);
-    this.hashes = new Uint32Array(rows);
+    this.hashes = reuse ? reuse.hashes : new Uint32Array(rows);
   }
 
   heapBytes(): number {
@@ -229,6 +231,9 @@ export class MemoryFlowStore implements FlowStore {
 
   /** Where insert() packs records before copying them in (kept between calls up to MAX_SCRATCH_BYTES). */
   private scratch = new ArrayBuffer(0);
+
+  /** The last chunk evicted, whose memory the next chunk takes over instead of allocating (fewer full GCs). */
+  private spare: Chunk | undefined;
 
   /** Parsed addresses of the record or query at hand: source 0-3, destination 4-7. */
   private readonly words = new Uint32Array(8);
@@ -367,6 +372,7 @@ export class MemoryFlowStore implements FlowStore {
     if (this.closed) return;
     this.closed = true;
     this.ring.fill(undefined);
+    this.spare = undefined;
     this.liveChunks = 0;
     this.flows = 0;
     this.heads = new Int32Array(0);
@@ -521,6 +527,7 @@ export class MemoryFlowStore implements FlowStore {
   private bytes(): number {
     let total = this.heads.byteLength;
     this.forEachChunk((c) => (total += c.heapBytes()));
+    if (this.spare) total += this.spare.buffer.byteLength + this.spare.hashes.byteLength;
     return total;
   }
 
@@ -545,7 +552,8 @@ export class MemoryFlowStore implements FlowStore {
   private openChunk(): Chunk {
     const slot = (this.newest + 1) % this.ring.length;
     if (this.ring[slot]) this.evictOldest('capacity'); // cannot happen while flows ≤ maxFlows; kept as a guard
-    const chunk = new Chunk(this.chunkRows, this.nextSeq);
+    const chunk = new Chunk(this.chunkRows, this.nextSeq, this.spare);
+    this.spare = undefined;
     this.nextSeq += this.chunkRows;
     this.ring[slot] = chunk;
     if (this.liveChunks === 0) this.oldest = slot;
@@ -577,6 +585,7 @@ export class MemoryFlowStore implements FlowStore {
       if (head >= first && head < end) heads[bucket] = -1;
     }
     this.ring[slot] = undefined;
+    this.spare = chunk;
     this.liveChunks--;
     this.oldest = (slot + 1) % this.ring.length;
     this.flows -= chunk.count;
