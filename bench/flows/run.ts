@@ -57,7 +57,7 @@ const USAGE = `usage: node dist/bench/flows/run.js [options]
   --formats LIST        v5,v9,ipfix (default all)
   --decode-seconds N    decode measurement per format and mode, s (default 3; 0 skips the decode part)
   --decode-warmup N     decode warm-up, s (default 1)
-  --stage-seconds N     per-stage cost measurement (decode, serialize, deserialize, store insert), s (default 1; 0 skips)
+  --stage-seconds N     per-stage cost measurement (batch, decode into rows, store insert), s (default 1; 0 skips)
   --quiet N             before each measurement wait until the rest of the machine uses at most N % of a core (default 30)
   --quiet-wait N        ... but at most N s (default 20; 0 never waits)
   --collectors LIST     netspan,nfcapd (default both; none skips the end-to-end part)
@@ -313,21 +313,21 @@ function decodeTable(captures: FlowCapture[], decode: DecodeResult[]): string {
 function stageTable(stages: StageResult[]): string {
   const header = [
     'format',
-    'worker: decodeBatch µs/record',
-    'worker: serialize for postMessage',
-    'main: deserialize',
-    'main: evidence store insert',
+    'main: batch the datagrams',
+    'worker: decode into store rows',
+    'main: evidence store insertPacked',
     'worker total (→ records/s)',
     'main thread total (→ records/s), without the UDP receive loop',
+    'before the row writer: decode into objects + packFlows',
   ];
   const rows = stages.map((s) => [
     FORMAT_LABEL[s.format as FlowFormat],
-    String(round(s.decodeBatchMicros, 3)),
-    String(round(s.serializeMicros, 3)),
-    String(round(s.deserializeMicros, 3)),
+    String(round(s.batchBuildMicros, 3)),
+    String(round(s.decodeRowsMicros, 3)),
     String(round(s.storeInsertMicros, 3)),
     `${round(s.workerMicros, 3)} (${si(1e6 / s.workerMicros)})`,
     `${round(s.mainMicros, 3)} (${si(1e6 / s.mainMicros)})`,
+    `${round(s.decodeObjectsMicros, 3)} + ${round(s.packMicros, 3)}`,
   ]);
   return markdownTable(header, rows);
 }
@@ -423,9 +423,9 @@ async function main(): Promise<void> {
       const st = stageCosts(c, opts.stageSeconds);
       stages.push(st);
       log(
-        `  ${FORMAT_LABEL[c.format].padEnd(10)}: worker: decodeBatch ${round(st.decodeBatchMicros, 3)} + serialize ${round(st.serializeMicros, 3)} µs; ` +
-          `main: deserialize ${round(st.deserializeMicros, 3)} + store insert ${round(st.storeInsertMicros, 3)} µs per record ` +
-          `(${round(st.serializedBytesPerRecord)} serialized bytes per record)`,
+        `  ${FORMAT_LABEL[c.format].padEnd(10)}: main: batch ${round(st.batchBuildMicros, 3)} + store insertPacked ${round(st.storeInsertMicros, 3)} µs; ` +
+          `worker: decode into rows ${round(st.decodeRowsMicros, 3)} µs per record ` +
+          `(before: objects ${round(st.decodeObjectsMicros, 3)} + packFlows ${round(st.packMicros, 3)})`,
       );
     }
   }
