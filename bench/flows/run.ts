@@ -2,8 +2,9 @@
  * bench/flows: NetFlow v5 / v9 / IPFIX throughput on softflowd export captures.
  *
  * 1. Decode: in-process, one core, no socket: the capture's datagrams decoded over and over with
- *    netspan's decoder session (a fresh one per pass, templates first), keepAllFields off (the
- *    evidence path) and on: records/s, µs/record, MB/s.
+ *    netspan's decoder session (a fresh one per pass, templates first): straight into evidence
+ *    store rows (the evidence path of `netspan run`), into FlowRecord objects with keepAllFields
+ *    off, and with it on (OTLP logs): records/s, µs/record, MB/s.
  * 2. End to end: the same datagrams replayed over UDP on 127.0.0.1 into `netspan run` (netflow
  *    receiver → evidence store, traces pipeline with the debug exporter) and, side by side in the
  *    same run, into nfcapd (nfdump 1.7, C), at a ladder of paced rates; the highest rate with zero
@@ -287,7 +288,7 @@ function decodeTable(captures: FlowCapture[], decode: DecodeResult[]): string {
   const header = [
     'format',
     'capture: datagrams, records (IPv4 / IPv6), records per datagram',
-    'all fields kept',
+    'all fields kept / output',
     'records/s (one core)',
     'µs per record',
     'MB/s',
@@ -299,7 +300,7 @@ function decodeTable(captures: FlowCapture[], decode: DecodeResult[]): string {
     return [
       FORMAT_LABEL[c.format],
       `${c.payloads.length}, ${c.records} (${c.ipv4Records} / ${c.ipv6Records}), ${round(c.records / c.payloads.length, 1)}`,
-      d.keepAllFields ? 'on' : 'off (evidence path)',
+      d.mode === 'rows' ? 'off, into store rows (evidence path)' : d.keepAllFields ? 'on' : 'off, FlowRecord objects',
       `**${si(d.recordsPerSecond)}**`,
       String(round(d.microsPerRecord, 3)),
       String(round(d.mbPerSecond)),
@@ -404,12 +405,16 @@ async function main(): Promise<void> {
   if (opts.decodeSeconds > 0) {
     log(`\n▶ decode throughput, in process, one core (${opts.decodeSeconds} s each after ${opts.decodeWarmup} s warm-up)`);
     for (const c of captures)
-      for (const keep of [false, true]) {
+      for (const [keep, mode] of [
+        [false, 'rows'],
+        [false, 'objects'],
+        [true, 'objects'],
+      ] as const) {
         if (opts.quietWait > 0) await waitForQuiet(opts);
-        const d = decodeThroughput(c, keep, opts.decodeSeconds, opts.decodeWarmup);
+        const d = decodeThroughput(c, keep, opts.decodeSeconds, opts.decodeWarmup, mode);
         decode.push(d);
         log(
-          `  ${FORMAT_LABEL[c.format].padEnd(10)} keepAllFields ${String(keep).padEnd(5)}: ${si(d.recordsPerSecond)} records/s, ` +
+          `  ${FORMAT_LABEL[c.format].padEnd(10)} ${mode === 'rows' ? 'into store rows    ' : `keepAllFields ${String(keep).padEnd(5)}`}: ${si(d.recordsPerSecond)} records/s, ` +
             `${round(d.microsPerRecord, 3)} µs/record, ${round(d.mbPerSecond)} MB/s (${si(d.recordsPerCpuSecond)} records per CPU-second incl. GC threads; rest of the machine ${round(d.otherCpuPercent)} %)`,
         );
       }
@@ -496,9 +501,9 @@ async function main(): Promise<void> {
       mkdirSync(dir, { recursive: true });
       const v9 = captures.find((c) => c.format === 'v9') ?? captures[0]!;
       log(`\n▶ profiles in ${dir}`);
-      const { profile } = await profileInProcess(() => decodeThroughput(v9, false, 2, 0.5));
+      const { profile } = await profileInProcess(() => decodeThroughput(v9, false, 2, 0.5, 'rows'));
       writeFileSync(join(dir, `decode-${v9.format}.cpuprofile`), JSON.stringify(profile));
-      profiles[`decode ${v9.format} (in process, keepAllFields off)`] = summarizeProfile(profile, root);
+      profiles[`decode ${v9.format} (in process, into store rows)`] = summarizeProfile(profile, root);
       const rate =
         opts.profileRate ?? (ladders.find((l) => l.collector === 'netspan' && l.format === v9.format)?.lossFreeRecordsPerSecond || 100_000);
       const pdir = join(dir, 'netspan');

@@ -344,6 +344,9 @@ export class RowWriter {
   private v4Ids = new Map<number, number>();
   private lastSampler = '';
   private lastSamplerId = -1;
+  /** The last IPv4 next hop and its id (-2: none yet; never matches a text next hop, which passes -1). */
+  private lastHopV4 = -2;
+  private lastHopId = -1;
   private capacity: number;
   /** Row buffers handed back after the store copied them (recycle), written again instead of allocating. */
   private readonly pool: ArrayBuffer[] = [];
@@ -398,10 +401,13 @@ export class RowWriter {
       this.lastSamplerId = this.stringId(samplerAddress);
     }
     let hop: number;
-    if (nextHopV4 >= 0) {
+    if (nextHopV4 === this.lastHopV4) hop = this.lastHopId;
+    else if (nextHopV4 >= 0) {
       const known = this.v4Ids.get(nextHopV4);
       if (known === undefined) this.v4Ids.set(nextHopV4, (hop = this.stringId(format(nextHopV4))));
       else hop = known;
+      this.lastHopV4 = nextHopV4;
+      this.lastHopId = hop;
     } else hop = this.stringId(nextHopText);
     const o = this.rows;
     this.u32[o * U32_STRIDE + U32_PACKED_SAMPLER] = this.lastSamplerId;
@@ -503,6 +509,7 @@ export class RowWriter {
     this.v4Ids = new Map();
     this.lastSampler = '';
     this.lastSamplerId = -1;
+    this.lastHopV4 = -2;
     return { packed, recordsByType };
   }
 }
