@@ -19,6 +19,6 @@ export function createDecoderSession(scheme: 'netflow' | 'sflow', keepAllFields:
     return (exporter, receivedAtMs, bytes) =>
       decodeSflow(bytes, { exporter, keepAllFields, receivedAtUnixNano: BigInt(Math.round(receivedAtMs)) * 1_000_000n });
   const state = new TemplateState();
-  return (exporter, receivedAtMs, bytes) =>
-    decodeNetflow(bytes, { exporter, keepAllFields, receivedAtUnixNano: BigInt(Math.round(receivedAtMs)) * 1_000_000n, rows }, state);
+  // NetFlow and IPFIX carry their own export time and ignore the receive time: no BigInt per datagram
+  return (exporter, _receivedAtMs, bytes) => decodeNetflow(bytes, { exporter, keepAllFields, rows }, state);
 }
