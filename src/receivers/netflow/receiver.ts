@@ -58,7 +58,11 @@ export class NetflowReceiver implements Component {
   private restarts = 0;
   private stopping = false;
   private readonly issueLoggedAt = new Map<string, number>();
-  /** The evidence sink copies packed rows during addPackedFlows and keeps no reference (the collector's EvidenceHub). */
+  /**
+   * Row buffers can go back to the workers: the evidence sink copies packed rows during
+   * addPackedFlows and keeps no reference (the collector's EvidenceHub), and the workers write rows
+   * with a RowWriter (NetFlow/IPFIX).
+   */
   private readonly rowsCopiedBySink: boolean;
   /** Bound addresses once started, e.g. to learn the ports chosen for port 0. */
   readonly addresses: { udp: string[]; tcp?: string } = { udp: [] };
@@ -69,7 +73,8 @@ export class NetflowReceiver implements Component {
     private readonly consumers: Consumers,
   ) {
     this.allowList = exporterAllowList(config.allowed_exporters);
-    this.rowsCopiedBySink = settings.evidence instanceof EvidenceHub;
+    // (sFlow workers pack rows from records afresh each batch and take no buffers back)
+    this.rowsCopiedBySink = settings.evidence instanceof EvidenceHub && config.scheme === 'netflow';
   }
 
   private count(outcome: string, n = 1): void {
