@@ -2,7 +2,8 @@
  * The evidence path without objects (DecodeContext.rows): NetFlow v5, v9 and IPFIX flows written
  * straight into evidence store rows must be exactly the rows packFlows makes of the FlowRecords
  * the decoder returns otherwise: same bytes, same string table, same refusals, same counts by
- * type, and the same issues, options records (but for flowIndex) and decoder statistics. Checked
+ * type, and the same issues, options records (but for flowIndex) and decoder statistics; and the
+ * object decoder's fast record loop (keepAllFields off) the same records as its general one. Checked
  * per datagram on the real exporters' captures (logstash-codec-netflow's, goflow2's), on the
  * softflowd captures of bench/flows, and on mutated datagrams (refusals, held sets, exceptions).
  */
@@ -53,6 +54,8 @@ const withoutFlowIndex = (out: DecodeOutput) => (out.options ?? []).map(({ flowI
 class Pair {
   private readonly objects = new TemplateState();
   private readonly rowState = new TemplateState();
+  /** keepAllFields on takes the general record loop (applyRole only): its records, fields aside, must be the same. */
+  private readonly allState = new TemplateState();
   private readonly writer = new RowWriter(4);
   records = 0;
   rows = 0;
@@ -64,6 +67,12 @@ class Pair {
     const a = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: false, receivedAtUnixNano }, this.objects);
     const b = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: false, receivedAtUnixNano, rows: this.writer }, this.rowState);
     assert.equal(b.records.length, 0, `${where}: the row path returns no records`);
+    const all = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: true, receivedAtUnixNano }, this.allState);
+    assert.deepEqual(
+      all.records.map(({ fields: _, ...r }) => r),
+      a.records,
+      `${where}: the fixed-length fast path gives the general loop's records`,
+    );
     assert.deepEqual(b.issues, a.issues, `${where}: issues`);
     assert.deepEqual(withoutFlowIndex(b), withoutFlowIndex(a), `${where}: options records`);
     assert.deepEqual(this.rowState.stats, this.objects.stats, `${where}: decoder statistics`);
