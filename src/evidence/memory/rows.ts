@@ -347,6 +347,9 @@ export class RowWriter {
   /** The last IPv4 next hop and its id (-2: none yet; never matches a text next hop, which passes -1). */
   private lastHopV4 = -2;
   private lastHopId = -1;
+  /** The last next hop given as text and its id (-1: none yet). */
+  private lastHopText = '';
+  private lastHopTextId = -1;
   private capacity: number;
   /** Row buffers handed back after the store copied them (recycle), written again instead of allocating. */
   private readonly pool: ArrayBuffer[] = [];
@@ -408,7 +411,12 @@ export class RowWriter {
       else hop = known;
       this.lastHopV4 = nextHopV4;
       this.lastHopId = hop;
-    } else hop = this.stringId(nextHopText);
+    } else if (nextHopText === this.lastHopText && this.lastHopTextId >= 0) hop = this.lastHopTextId;
+    else {
+      hop = this.stringId(nextHopText);
+      this.lastHopText = nextHopText;
+      this.lastHopTextId = hop;
+    }
     const o = this.rows;
     this.u32[o * U32_STRIDE + U32_PACKED_SAMPLER] = this.lastSamplerId;
     this.u16[o * U16_STRIDE + U16_PACKED_NEXT_HOP_HI] = hop >>> 16;
@@ -510,6 +518,7 @@ export class RowWriter {
     this.lastSampler = '';
     this.lastSamplerId = -1;
     this.lastHopV4 = -2;
+    this.lastHopTextId = -1;
     return { packed, recordsByType };
   }
 }
