@@ -6,12 +6,22 @@
  * started would; every pass must give the capture's full record count and no issue.
  */
 import { createDecoderSession } from '../../src/receivers/netflow/session.js';
+import { RowWriter } from '../../src/evidence/memory/rows.js';
 import { clockTicks, systemTicks } from '../common/procstat.js';
 import type { FlowCapture } from './captures.js';
+
+/**
+ * `objects`: FlowRecords (keepAllFields off: the evidence path before the row writer; on: every
+ * element kept, as for OTLP logs). `rows`: straight into evidence store rows (RowWriter), what a
+ * decoding worker of `netspan run` does for the evidence store; the rows of a pass are taken as
+ * one batch.
+ */
+export type DecodeMode = 'objects' | 'rows';
 
 export interface DecodeResult {
   format: string;
   keepAllFields: boolean;
+  mode: DecodeMode;
   passes: number;
   records: number;
   datagrams: number;
@@ -31,18 +41,30 @@ export interface DecodeResult {
 
 const TICKS = clockTicks();
 
-export function decodeThroughput(capture: FlowCapture, keepAllFields: boolean, seconds: number, warmupSeconds: number): DecodeResult {
+export function decodeThroughput(
+  capture: FlowCapture,
+  keepAllFields: boolean,
+  seconds: number,
+  warmupSeconds: number,
+  mode: DecodeMode = 'objects',
+): DecodeResult {
   const { payloads } = capture;
   const exporter = '127.0.0.1';
   const receivedAtMs = Date.now();
+  const writer = mode === 'rows' ? new RowWriter() : undefined;
   const pass = (): number => {
-    const session = createDecoderSession('netflow', keepAllFields);
+    const session = createDecoderSession('netflow', keepAllFields, writer);
     let n = 0;
     let issues = 0;
     for (let i = 0; i < payloads.length; i++) {
       const out = session(exporter, receivedAtMs, payloads[i]!);
       n += out.records.length;
       issues += out.issues.length;
+    }
+    if (writer) {
+      const taken = writer.take();
+      n += taken.packed.rows;
+      writer.recycle(taken.packed.data);
     }
     if (n !== capture.records || issues !== 0)
       throw new Error(`${capture.format}: a pass decoded ${n} records with ${issues} issues, expected ${capture.records} and 0`);
@@ -71,6 +93,7 @@ export function decodeThroughput(capture: FlowCapture, keepAllFields: boolean, s
   return {
     format: capture.format,
     keepAllFields,
+    mode,
     passes,
     records,
     datagrams,

@@ -2,8 +2,9 @@
  * bench/flows: NetFlow v5 / v9 / IPFIX throughput on softflowd export captures.
  *
  * 1. Decode: in-process, one core, no socket: the capture's datagrams decoded over and over with
- *    netspan's decoder session (a fresh one per pass, templates first), keepAllFields off (the
- *    evidence path) and on: records/s, µs/record, MB/s.
+ *    netspan's decoder session (a fresh one per pass, templates first): straight into evidence
+ *    store rows (the evidence path of `netspan run`), into FlowRecord objects with keepAllFields
+ *    off, and with it on (OTLP logs): records/s, µs/record, MB/s.
  * 2. End to end: the same datagrams replayed over UDP on 127.0.0.1 into `netspan run` (netflow
  *    receiver → evidence store, traces pipeline with the debug exporter) and, side by side in the
  *    same run, into nfcapd (nfdump 1.7, C), at a ladder of paced rates; the highest rate with zero
@@ -57,7 +58,7 @@ const USAGE = `usage: node dist/bench/flows/run.js [options]
   --formats LIST        v5,v9,ipfix (default all)
   --decode-seconds N    decode measurement per format and mode, s (default 3; 0 skips the decode part)
   --decode-warmup N     decode warm-up, s (default 1)
-  --stage-seconds N     per-stage cost measurement (decode, serialize, deserialize, store insert), s (default 1; 0 skips)
+  --stage-seconds N     per-stage cost measurement (batch, decode into rows, store insert), s (default 1; 0 skips)
   --quiet N             before each measurement wait until the rest of the machine uses at most N % of a core (default 30)
   --quiet-wait N        ... but at most N s (default 20; 0 never waits)
   --collectors LIST     netspan,nfcapd (default both; none skips the end-to-end part)
@@ -287,7 +288,7 @@ function decodeTable(captures: FlowCapture[], decode: DecodeResult[]): string {
   const header = [
     'format',
     'capture: datagrams, records (IPv4 / IPv6), records per datagram',
-    'all fields kept',
+    'all fields kept / output',
     'records/s (one core)',
     'µs per record',
     'MB/s',
@@ -299,7 +300,7 @@ function decodeTable(captures: FlowCapture[], decode: DecodeResult[]): string {
     return [
       FORMAT_LABEL[c.format],
       `${c.payloads.length}, ${c.records} (${c.ipv4Records} / ${c.ipv6Records}), ${round(c.records / c.payloads.length, 1)}`,
-      d.keepAllFields ? 'on' : 'off (evidence path)',
+      d.mode === 'rows' ? 'off, into store rows (evidence path)' : d.keepAllFields ? 'on' : 'off, FlowRecord objects',
       `**${si(d.recordsPerSecond)}**`,
       String(round(d.microsPerRecord, 3)),
       String(round(d.mbPerSecond)),
@@ -313,21 +314,21 @@ function decodeTable(captures: FlowCapture[], decode: DecodeResult[]): string {
 function stageTable(stages: StageResult[]): string {
   const header = [
     'format',
-    'worker: decodeBatch µs/record',
-    'worker: serialize for postMessage',
-    'main: deserialize',
-    'main: evidence store insert',
+    'main: batch the datagrams',
+    'worker: decode into store rows',
+    'main: evidence store insertPacked',
     'worker total (→ records/s)',
     'main thread total (→ records/s), without the UDP receive loop',
+    'before the row writer: decode into objects + packFlows',
   ];
   const rows = stages.map((s) => [
     FORMAT_LABEL[s.format as FlowFormat],
-    String(round(s.decodeBatchMicros, 3)),
-    String(round(s.serializeMicros, 3)),
-    String(round(s.deserializeMicros, 3)),
+    String(round(s.batchBuildMicros, 3)),
+    String(round(s.decodeRowsMicros, 3)),
     String(round(s.storeInsertMicros, 3)),
     `${round(s.workerMicros, 3)} (${si(1e6 / s.workerMicros)})`,
     `${round(s.mainMicros, 3)} (${si(1e6 / s.mainMicros)})`,
+    `${round(s.decodeObjectsMicros, 3)} + ${round(s.packMicros, 3)}`,
   ]);
   return markdownTable(header, rows);
 }
@@ -404,12 +405,16 @@ async function main(): Promise<void> {
   if (opts.decodeSeconds > 0) {
     log(`\n▶ decode throughput, in process, one core (${opts.decodeSeconds} s each after ${opts.decodeWarmup} s warm-up)`);
     for (const c of captures)
-      for (const keep of [false, true]) {
+      for (const [keep, mode] of [
+        [false, 'rows'],
+        [false, 'objects'],
+        [true, 'objects'],
+      ] as const) {
         if (opts.quietWait > 0) await waitForQuiet(opts);
-        const d = decodeThroughput(c, keep, opts.decodeSeconds, opts.decodeWarmup);
+        const d = decodeThroughput(c, keep, opts.decodeSeconds, opts.decodeWarmup, mode);
         decode.push(d);
         log(
-          `  ${FORMAT_LABEL[c.format].padEnd(10)} keepAllFields ${String(keep).padEnd(5)}: ${si(d.recordsPerSecond)} records/s, ` +
+          `  ${FORMAT_LABEL[c.format].padEnd(10)} ${mode === 'rows' ? 'into store rows    ' : `keepAllFields ${String(keep).padEnd(5)}`}: ${si(d.recordsPerSecond)} records/s, ` +
             `${round(d.microsPerRecord, 3)} µs/record, ${round(d.mbPerSecond)} MB/s (${si(d.recordsPerCpuSecond)} records per CPU-second incl. GC threads; rest of the machine ${round(d.otherCpuPercent)} %)`,
         );
       }
@@ -423,9 +428,9 @@ async function main(): Promise<void> {
       const st = stageCosts(c, opts.stageSeconds);
       stages.push(st);
       log(
-        `  ${FORMAT_LABEL[c.format].padEnd(10)}: worker: decodeBatch ${round(st.decodeBatchMicros, 3)} + serialize ${round(st.serializeMicros, 3)} µs; ` +
-          `main: deserialize ${round(st.deserializeMicros, 3)} + store insert ${round(st.storeInsertMicros, 3)} µs per record ` +
-          `(${round(st.serializedBytesPerRecord)} serialized bytes per record)`,
+        `  ${FORMAT_LABEL[c.format].padEnd(10)}: main: batch ${round(st.batchBuildMicros, 3)} + store insertPacked ${round(st.storeInsertMicros, 3)} µs; ` +
+          `worker: decode into rows ${round(st.decodeRowsMicros, 3)} µs per record ` +
+          `(before: objects ${round(st.decodeObjectsMicros, 3)} + packFlows ${round(st.packMicros, 3)})`,
       );
     }
   }
@@ -496,9 +501,9 @@ async function main(): Promise<void> {
       mkdirSync(dir, { recursive: true });
       const v9 = captures.find((c) => c.format === 'v9') ?? captures[0]!;
       log(`\n▶ profiles in ${dir}`);
-      const { profile } = await profileInProcess(() => decodeThroughput(v9, false, 2, 0.5));
+      const { profile } = await profileInProcess(() => decodeThroughput(v9, false, 2, 0.5, 'rows'));
       writeFileSync(join(dir, `decode-${v9.format}.cpuprofile`), JSON.stringify(profile));
-      profiles[`decode ${v9.format} (in process, keepAllFields off)`] = summarizeProfile(profile, root);
+      profiles[`decode ${v9.format} (in process, into store rows)`] = summarizeProfile(profile, root);
       const rate =
         opts.profileRate ?? (ladders.find((l) => l.collector === 'netspan' && l.format === v9.format)?.lossFreeRecordsPerSecond || 100_000);
       const pdir = join(dir, 'netspan');

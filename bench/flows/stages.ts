@@ -1,96 +1,117 @@
 /**
  * Where an end-to-end record's time goes, stage by stage, in process: the steps a datagram's
  * records take in `netspan run` after the socket, timed one at a time on this thread with the
- * receiver's own code.
+ * receiver's own code, as the receiver runs them for the evidence store (no logs pipeline):
  *
- *   worker thread: decodeBatch (the worker's decode loop over a batch of datagrams)
- *                  → serialize the DecodedBatch for postMessage (V8 ValueSerializer, v8.serialize)
- *   main thread:   deserialize it (v8.deserialize) → evidence store insert (MemoryFlowStore, netspan's
- *                  default capacity, measured at capacity, i.e. with eviction)
+ *   main thread:   BatchBuilder (the receive loop packs the datagrams of a tick into one
+ *                  transferable buffer, reused from batch to batch)
+ *   worker thread: decodeBatch with a RowWriter (NetFlow/IPFIX decoded straight into evidence
+ *                  store rows, one transferable buffer per batch)
+ *   main thread:   MemoryFlowStore.insertPacked (netspan's default capacity, measured at capacity,
+ *                  i.e. with eviction)
  *
- * One batch is one pass of the capture (145–172 datagrams, 3.9–5k records; the receiver sends up
- * to 512 datagrams per batch). v8.serialize / deserialize use the serializer that postMessage
- * uses; postMessage's own message-port overhead is not in them. Not measured here: the UDP
- * receive loop on the main thread (one 'message' event, one Buffer per datagram).
+ * For comparison, the path before the row writer: decodeBatch into FlowRecord objects, then
+ * packFlows of them in the worker (still the path of sFlow).
+ *
+ * Batches are of 32 datagrams (about what one turn of the receive loop gathers), after a first
+ * pass of the capture has taught the session its templates. postMessage (a transfer, no copy of
+ * the rows) and the UDP receive loop itself ('message' event, one Buffer per datagram) are not in
+ * these figures.
  */
-import { deserialize, serialize } from 'node:v8';
-import { BatchBuilder, decodeBatch, type DecodedBatch } from '../../src/receivers/netflow/batch.js';
+import { BatchBuilder, decodeBatch, packDecoded, type DatagramBatch } from '../../src/receivers/netflow/batch.js';
 import { createDecoderSession } from '../../src/receivers/netflow/session.js';
 import { MemoryFlowStore } from '../../src/evidence/memory/store.js';
+import { RowWriter, type PackedFlows } from '../../src/evidence/memory/rows.js';
 import type { FlowCapture } from './captures.js';
 
 export interface StageResult {
   format: string;
   recordsPerBatch: number;
   datagramsPerBatch: number;
-  /** µs per record for each stage. */
-  decodeBatchMicros: number;
-  serializeMicros: number;
-  deserializeMicros: number;
-  /** Bytes of the serialized DecodedBatch per record. */
-  serializedBytesPerRecord: number;
+  /** µs per record for each stage (CPU time of this process, process.cpuUsage). */
+  batchBuildMicros: number;
+  decodeRowsMicros: number;
   storeInsertMicros: number;
-  /** Worker stages (decode + serialize) and main-thread stages (deserialize + insert), µs per record. */
+  /** The previous worker path, decode into objects + packFlows (sFlow's path). */
+  decodeObjectsMicros: number;
+  packMicros: number;
+  /** Worker stages (decode into rows) and main-thread stages (batch + insert), µs per record. */
   workerMicros: number;
   mainMicros: number;
 }
 
-/** Runs fn repeatedly for about `seconds` (after warming up for a third of it); returns ms per call. */
+const BATCH_DATAGRAMS = 32;
+
+/** Runs fn repeatedly for about `seconds` (after warming up for a third of it); returns CPU µs per call. */
 function timeIt(fn: () => void, seconds: number): number {
   const warm = performance.now() + (seconds * 1000) / 3;
   while (performance.now() < warm) fn();
   let n = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  let t1 = t0;
-  while (t1 - t0 < seconds * 1000) {
+  while (performance.now() - t0 < seconds * 1000) {
     fn();
     n++;
-    t1 = performance.now();
   }
-  return (t1 - t0) / n;
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / n;
 }
 
 export function stageCosts(capture: FlowCapture, seconds: number): StageResult {
-  const makeBatch = () => {
-    const b = new BatchBuilder();
-    const now = Date.now();
-    for (const p of capture.payloads) b.add('127.0.0.1', now, p);
-    return b.take();
+  const now = Date.now();
+  const builder = new BatchBuilder();
+  const makeBatch = (payloads: Uint8Array[]): DatagramBatch => {
+    for (const p of payloads) builder.add('127.0.0.1', now, p);
+    return builder.take();
   };
-  const batch = makeBatch();
-  let decoded: DecodedBatch = decodeBatch(batch, createDecoderSession('netflow', false));
-  const records = decoded.records.length;
-  if (records !== capture.records) throw new Error(`${capture.format}: decodeBatch gave ${records} records, expected ${capture.records}`);
-  // a fresh session each time: the batch holds the templates first, as the capture does
-  const decodeMs = timeIt(() => {
-    decoded = decodeBatch(batch, createDecoderSession('netflow', false));
+  const writer = new RowWriter();
+  const session = createDecoderSession('netflow', false, writer);
+  decodeBatch(makeBatch(capture.payloads), session, writer); // templates
+  const batches: DatagramBatch[] = [];
+  for (let i = 0; i < capture.payloads.length; i += BATCH_DATAGRAMS)
+    batches.push(makeBatch(capture.payloads.slice(i, i + BATCH_DATAGRAMS)));
+  const packed: PackedFlows[] = batches.map((b) => decodeBatch(b, session, writer).packed!);
+  const records = packed.reduce((n, p) => n + p.rows, 0);
+  if (records !== capture.records) throw new Error(`${capture.format}: the row path gave ${records} rows, expected ${capture.records}`);
+
+  // receive side: the datagrams of each batch into a (recycled) transferable buffer
+  const slices = batches.map((_, k) => capture.payloads.slice(k * BATCH_DATAGRAMS, (k + 1) * BATCH_DATAGRAMS));
+  const batchUs = timeIt(() => {
+    for (const s of slices) builder.recycle(makeBatch(s).data);
   }, seconds);
-  let bytes = serialize(decoded);
-  const serializeMs = timeIt(() => {
-    bytes = serialize(decoded);
+  // worker: decode into rows (the row buffers handed back, as the receiver does with the evidence hub)
+  const decodeUs = timeIt(() => {
+    for (const b of batches) writer.recycle(decodeBatch(b, session, writer).packed!.data);
   }, seconds);
-  let copy = deserialize(bytes) as DecodedBatch;
-  const deserializeMs = timeIt(() => {
-    copy = deserialize(bytes) as DecodedBatch;
+  // the previous worker path, for comparison
+  const objectSession = createDecoderSession('netflow', false);
+  decodeBatch(makeBatch(capture.payloads), objectSession);
+  const objectsUs = timeIt(() => {
+    for (const b of batches) decodeBatch(b, objectSession);
   }, seconds);
-  // the store as netspan runs it (default capacity, long retention: see netspanConfig), filled to
-  // capacity first so that inserts pay for eviction as in a long run
+  const decodedObjects = batches.map((b) => decodeBatch(b, objectSession));
+  const packUs = timeIt(() => {
+    for (const d of decodedObjects) packDecoded(d);
+  }, seconds);
+  // main: insert into the store as netspan runs it (default capacity, long retention: see netspanConfig), filled first
   const store = new MemoryFlowStore({ retentionMs: 87_600 * 3_600_000 });
   const fill = Math.ceil(store.limits.maxFlows / records) + 1;
-  for (let i = 0; i < fill; i++) store.insert(copy.records);
-  const insertMs = timeIt(() => store.insert(copy.records), seconds);
+  for (let i = 0; i < fill; i++) for (const p of packed) store.insertPacked(p);
+  const insertUs = timeIt(() => {
+    for (const p of packed) store.insertPacked(p);
+  }, seconds);
   void store.close();
-  const per = (ms: number) => (ms * 1000) / records;
+  const per = (us: number) => us / records;
   return {
     format: capture.format,
-    recordsPerBatch: records,
-    datagramsPerBatch: capture.payloads.length,
-    decodeBatchMicros: per(decodeMs),
-    serializeMicros: per(serializeMs),
-    deserializeMicros: per(deserializeMs),
-    serializedBytesPerRecord: bytes.length / records,
-    storeInsertMicros: per(insertMs),
-    workerMicros: per(decodeMs + serializeMs),
-    mainMicros: per(deserializeMs + insertMs),
+    recordsPerBatch: records / batches.length,
+    datagramsPerBatch: capture.payloads.length / batches.length,
+    batchBuildMicros: per(batchUs),
+    decodeRowsMicros: per(decodeUs),
+    storeInsertMicros: per(insertUs),
+    decodeObjectsMicros: per(objectsUs),
+    packMicros: per(packUs),
+    workerMicros: per(decodeUs),
+    mainMicros: per(batchUs + insertUs),
   };
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { duration } from '../../core/config/types.js';
 import { DEFAULT_FLOW_RETENTION_MS, DEFAULT_MAX_FLOWS } from '../store.js';
 
-/** The most flows one store may be configured for (about 32 GiB at ~126 bytes per flow). */
+/** The most flows one store may be configured for (about 33 GiB at ~130 bytes per flow). */
 export const MAX_MAX_FLOWS = 2 ** 28;
 
 export const memoryFlowStoreConfigSchema = z
@@ -17,7 +17,7 @@ export const memoryFlowStoreConfigSchema = z
       .default(`${DEFAULT_FLOW_RETENTION_MS}ms`)
       .refine((ms) => ms > 0, { message: 'retention must be more than 0 (e.g. 15m)' }),
     /**
-     * Flows held at most (about 126 bytes each, index included). Beyond it the oldest
+     * Flows held at most (about 130 bytes each, index included). Beyond it the oldest
      * inserted go first, counted in netspan_evidence_flows_evicted_total{reason="capacity"}.
      */
     max_flows: z.number().int().positive().max(MAX_MAX_FLOWS).default(DEFAULT_MAX_FLOWS),

@@ -11,6 +11,10 @@
  * `next` slot, the next hop id in the sampler and next hop slots, high half first), since the
  * store rewrites those slots with its own links and per-chunk dictionary ids anyway.
  *
+ * A decoder can also write rows without FlowRecords: RowWriter takes each flow's values in a
+ * RowDraft (or written in place, as the NetFlow v5 decoder does) and gives the same rows packFlows
+ * would give for the records (rows-path.test.ts in the netflow decoder checks it byte for byte).
+ *
  * `unpackFlows` turns a packed batch back into FlowRecords: what the store would give back for
  * the same records (canonical address text, times in whole microseconds).
  *
@@ -47,7 +51,8 @@ export const U16_NEXT_HOP = 112 / 2;
 export const U16_META = 114 / 2;
 export const U8_PROTOCOL = 116;
 export const U8_FLOW_DIRECTION = 117;
-// 118-119 spare.
+/** 118-119 spare (zero; a writer that reuses buffers clears it). */
+export const U16_SPARE = 118 / 2;
 export const F64_STRIDE = ROW_BYTES / 8;
 export const U32_STRIDE = ROW_BYTES / 4;
 export const U16_STRIDE = ROW_BYTES / 2;
@@ -276,4 +281,257 @@ export function unpackFlows(packed: PackedFlows): FlowRecord[] {
   for (let o = 0; o < packed.rows; o++)
     out[o] = readRow(v, o, packed.strings[packedSamplerId(v.u32, o)]!, packed.strings[packedNextHopId(v.u16, o)]!);
   return out;
+}
+
+/**
+ * One flow's row values, filled by a decoder that writes rows without a FlowRecord (see
+ * RowWriter). Addresses are the store's words (IPv4 as ::ffff:a.b.c.d) with their family, 0 for
+ * no address; times are whole microseconds as nanoToMicros gives them.
+ */
+export class RowDraft {
+  /** Source words 0-3, destination 4-7. */
+  readonly addr = new Uint32Array(8);
+  srcFamily: 0 | 4 | 6 = 0;
+  dstFamily: 0 | 4 | 6 = 0;
+  typeCode = 0;
+  ipVersion: 0 | 4 | 6 = 0;
+  sourcePort = 0;
+  destinationPort = 0;
+  protocol = 0;
+  tcpFlags = 0;
+  inputInterface = 0;
+  outputInterface = 0;
+  samplingRate = 0;
+  observationDomainId = 0;
+  sequenceNumber = 0;
+  /** -1: none. */
+  flowDirection = -1;
+  /** 0 none, 1 forward, 2 reverse. */
+  biflow = 0;
+  bytes = 0;
+  packets = 0;
+  startUs = 0;
+  endUs = 0;
+  exportUs = 0;
+  timeResolutionNano = 0;
+  samplerAddress = '';
+  /** The next hop as an IPv4 value, or -1 when it is `nextHopText`. */
+  nextHopV4 = -1;
+  nextHopText = '';
+}
+
+/**
+ * Writes rows the way packFlows writes those of the equivalent FlowRecords (same validation,
+ * same string ids in the same order, byte for byte), straight from the decoder's values: no
+ * FlowRecord object and no address text on the way. The rows of all the datagrams of a batch go
+ * into one buffer that `take` hands over (transferable) before starting a fresh one.
+ */
+export class RowWriter {
+  private data: ArrayBuffer;
+  f64!: Float64Array;
+  u32!: Uint32Array;
+  u16!: Uint16Array;
+  u8!: Uint8Array;
+  /** Rows written (valid records). */
+  rows = 0;
+  refusedAddress = 0;
+  refusedField = 0;
+  /** Records given to the writer (valid or refused), by FLOW_TYPES index. */
+  readonly byType = [0, 0, 0, 0];
+  private strings: string[] = [];
+  private ids = new Map<string, number>();
+  /** IPv4 next hop value → string id (this batch). */
+  private v4Ids = new Map<number, number>();
+  private lastSampler = '';
+  private lastSamplerId = -1;
+  /** The last IPv4 next hop and its id (-2: none yet; never matches a text next hop, which passes -1). */
+  private lastHopV4 = -2;
+  private lastHopId = -1;
+  /** The last next hop given as text and its id (-1: none yet). */
+  private lastHopText = '';
+  private lastHopTextId = -1;
+  private capacity: number;
+  /** Row buffers handed back after the store copied them (recycle), written again instead of allocating. */
+  private readonly pool: ArrayBuffer[] = [];
+
+  constructor(private readonly initialRows = 1024) {
+    this.capacity = initialRows;
+    this.data = new ArrayBuffer(initialRows * ROW_BYTES);
+    this.views();
+  }
+
+  private views(): void {
+    this.f64 = new Float64Array(this.data);
+    this.u32 = new Uint32Array(this.data);
+    this.u16 = new Uint16Array(this.data);
+    this.u8 = new Uint8Array(this.data);
+  }
+
+  /** Records given to the writer so far (all types). */
+  get records(): number {
+    return this.byType[0]! + this.byType[1]! + this.byType[2]! + this.byType[3]!;
+  }
+
+  /** Makes room for one more row; returns its index (the row is only kept by `commit`). */
+  reserve(): number {
+    if (this.rows === this.capacity) {
+      const grown = new ArrayBuffer(this.capacity * 2 * ROW_BYTES);
+      new Uint8Array(grown).set(this.u8);
+      this.data = grown;
+      this.capacity *= 2;
+      this.views();
+    }
+    return this.rows;
+  }
+
+  private stringId(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.strings.length;
+      this.strings.push(s);
+      this.ids.set(s, id);
+    }
+    return id;
+  }
+
+  /**
+   * Keeps the reserved row: sets its sampler and next hop ids (sampler first, as packFlows does)
+   * and counts it. `format` gives the text of an IPv4 next hop value, once per value and batch.
+   */
+  commit(samplerAddress: string, nextHopV4: number, nextHopText: string, format: (a: number) => string): void {
+    if (samplerAddress !== this.lastSampler || this.lastSamplerId < 0) {
+      this.lastSampler = samplerAddress;
+      this.lastSamplerId = this.stringId(samplerAddress);
+    }
+    let hop: number;
+    if (nextHopV4 === this.lastHopV4) hop = this.lastHopId;
+    else if (nextHopV4 >= 0) {
+      const known = this.v4Ids.get(nextHopV4);
+      if (known === undefined) this.v4Ids.set(nextHopV4, (hop = this.stringId(format(nextHopV4))));
+      else hop = known;
+      this.lastHopV4 = nextHopV4;
+      this.lastHopId = hop;
+    } else if (nextHopText === this.lastHopText && this.lastHopTextId >= 0) hop = this.lastHopTextId;
+    else {
+      hop = this.stringId(nextHopText);
+      this.lastHopText = nextHopText;
+      this.lastHopTextId = hop;
+    }
+    const o = this.rows;
+    this.u32[o * U32_STRIDE + U32_PACKED_SAMPLER] = this.lastSamplerId;
+    this.u16[o * U16_STRIDE + U16_PACKED_NEXT_HOP_HI] = hop >>> 16;
+    this.u16[o * U16_STRIDE + U16_PACKED_NEXT_HOP_LO] = hop & 0xffff;
+    this.rows = o + 1;
+  }
+
+  /** Validates a draft as packFlows validates a record and writes it as the next row, or counts the refusal. */
+  put(d: RowDraft, format: (a: number) => string): void {
+    this.byType[d.typeCode]!++;
+    if (d.srcFamily === 0 || d.dstFamily === 0) {
+      this.refusedAddress++;
+      return;
+    }
+    const res = d.timeResolutionNano;
+    if (
+      !isU16(d.sourcePort) ||
+      !isU16(d.destinationPort) ||
+      !isU8(d.protocol) ||
+      !isU16(d.tcpFlags) ||
+      !isU32(d.inputInterface) ||
+      !isU32(d.outputInterface) ||
+      !isU32(d.samplingRate) ||
+      !isU32(d.observationDomainId) ||
+      !isU32(d.sequenceNumber) ||
+      !(d.flowDirection === -1 || (isU8(d.flowDirection) && d.flowDirection !== NO_FLOW_DIRECTION)) ||
+      !isCount(d.bytes) ||
+      !isCount(d.packets) ||
+      !(res >= 0 && res < Infinity)
+    ) {
+      this.refusedField++;
+      return;
+    }
+    const o = this.reserve();
+    const { f64, u32, u16, u8 } = this;
+    const a = o * U32_STRIDE;
+    const w = d.addr;
+    for (let k = 0; k < 8; k++) u32[a + U32_ADDR + k] = w[k]!;
+    u32[a + U32_INPUT_INTERFACE] = d.inputInterface;
+    u32[a + U32_OUTPUT_INTERFACE] = d.outputInterface;
+    u32[a + U32_SAMPLING_RATE] = d.samplingRate;
+    u32[a + U32_OBSERVATION_DOMAIN] = d.observationDomainId;
+    u32[a + U32_SEQUENCE_NUMBER] = d.sequenceNumber;
+    const f = o * F64_STRIDE;
+    f64[f + F64_START_US] = d.startUs;
+    f64[f + F64_END_US] = d.endUs;
+    f64[f + F64_RESOLUTION_NS] = res;
+    f64[f + F64_EXPORT_US] = d.exportUs;
+    f64[f + F64_BYTES] = d.bytes;
+    f64[f + F64_PACKETS] = d.packets;
+    const h = o * U16_STRIDE;
+    u16[h + U16_SOURCE_PORT] = d.sourcePort;
+    u16[h + U16_DESTINATION_PORT] = d.destinationPort;
+    u16[h + U16_TCP_FLAGS] = d.tcpFlags;
+    u16[h + U16_SPARE] = 0;
+    u16[h + U16_META] =
+      d.typeCode |
+      ((d.ipVersion === 0 ? 0 : d.ipVersion === 4 ? 1 : 2) << META_IPVERSION_SHIFT) |
+      (d.biflow << META_BIFLOW_SHIFT) |
+      (d.srcFamily === 6 ? META_SRC_V6 : 0) |
+      (d.dstFamily === 6 ? META_DST_V6 : 0);
+    const b = o * ROW_BYTES;
+    u8[b + U8_PROTOCOL] = d.protocol;
+    u8[b + U8_FLOW_DIRECTION] = d.flowDirection === -1 ? NO_FLOW_DIRECTION : d.flowDirection;
+    this.commit(d.samplerAddress, d.nextHopV4, d.nextHopText, format);
+  }
+
+  /** A buffer of an earlier `take` that is no longer read: reused for later rows (every byte of a row is rewritten). */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.pool.length < 4 && buffer.byteLength >= this.initialRows * ROW_BYTES && buffer.byteLength % ROW_BYTES === 0)
+      this.pool.push(buffer);
+  }
+
+  /** The rows so far as a packed batch (its buffer is handed over) and the records by type; the writer starts afresh. */
+  take(): { packed: PackedFlows; recordsByType: Record<string, number> } {
+    const recordsByType: Record<string, number> = {};
+    for (let t = 0; t < FLOW_TYPES.length; t++) if (this.byType[t]! > 0) recordsByType[FLOW_TYPES[t]!] = this.byType[t]!;
+    const packed: PackedFlows = {
+      rows: this.rows,
+      data: this.data,
+      strings: this.strings,
+      refusedAddress: this.refusedAddress,
+      refusedField: this.refusedField,
+    };
+    const pooled = this.pool.pop();
+    if (pooled) {
+      this.data = pooled;
+      this.capacity = pooled.byteLength / ROW_BYTES;
+    } else {
+      this.capacity = Math.max(this.initialRows, nextPow2(this.rows));
+      this.data = new ArrayBuffer(this.capacity * ROW_BYTES);
+    }
+    this.views();
+    this.rows = this.refusedAddress = this.refusedField = 0;
+    this.byType.fill(0);
+    this.strings = [];
+    this.ids = new Map();
+    this.v4Ids = new Map();
+    this.lastSampler = '';
+    this.lastSamplerId = -1;
+    this.lastHopV4 = -2;
+    this.lastHopTextId = -1;
+    return { packed, recordsByType };
+  }
+}
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** nanoToMicros(ms × 10⁶ + subMsNanos) without BigInt for the usual integer inputs; `slow` (the BigInt path) otherwise. */
+export function microsOf(ms: number, subMsNanos: number, slow: (ms: number, subMsNanos: number) => number): number {
+  if (Number.isInteger(ms) && Number.isInteger(subMsNanos) && subMsNanos >= 0 && subMsNanos < 1e6 && Math.abs(ms) < 2 ** 42)
+    return ms * 1000 + Math.floor(subMsNanos / 1000);
+  return slow(ms, subMsNanos);
 }

@@ -5,7 +5,7 @@
  * store takes them, or as FlowRecord objects by structured clone when a logs pipeline needs them.
  */
 import type { FlowRecord, InterfaceCounters } from '../../model/flow.js';
-import { packFlows, type PackedFlows } from '../../evidence/memory/rows.js';
+import { packFlows, type PackedFlows, type RowWriter } from '../../evidence/memory/rows.js';
 import type { DecodeIssue } from './decode/types.js';
 import type { DecoderSession } from './session.js';
 
@@ -16,7 +16,10 @@ export interface DatagramBatch {
   receivedAtMs: Float64Array;
   /** Datagram i is data[offsets[i] .. offsets[i+1]). */
   offsets: Uint32Array;
+  /** Holds the datagrams (and possibly unused room after them: a reused buffer). */
   data: ArrayBuffer;
+  /** Row buffers of earlier replies that the evidence store has copied: the worker writes rows into them again. */
+  spareRows?: ArrayBuffer[];
 }
 
 export interface WorkerSetup {
@@ -44,17 +47,29 @@ export interface DecodedBatch {
   /** ...and the first few kept with their detail, for the log. */
   issueSamples: ExporterIssue[];
   datagrams: number;
+  /** The datagram batch's buffer, handed back for the receive loop to fill again. */
+  spentData?: ArrayBuffer;
 }
 
 /** Issues kept in detail per batch; the rest are only counted. */
 export const ISSUE_SAMPLES_PER_BATCH = 8;
 
-/** Packs datagrams into one buffer that can be transferred to a worker. */
+/** Smallest datagram buffer allocated; batches are usually a few dozen datagrams. */
+const MIN_BATCH_BUFFER = 64 << 10;
+/** Buffers kept for reuse, per builder (one builder per worker). */
+const MAX_POOLED = 4;
+
+/**
+ * Packs datagrams into one buffer that can be transferred to a worker. The worker hands the
+ * buffer back with its reply (`recycle`), so that the receive loop does not allocate one per
+ * batch (fewer allocations outside the JS heap, which drive full garbage collections).
+ */
 export class BatchBuilder {
   private exporters: string[] = [];
   private received: number[] = [];
   private chunks: Uint8Array[] = [];
   private bytes = 0;
+  private readonly pool: ArrayBuffer[] = [];
 
   get size(): number {
     return this.exporters.length;
@@ -67,17 +82,41 @@ export class BatchBuilder {
     this.bytes += datagram.length;
   }
 
+  /** A buffer of an earlier batch, free again. */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.pool.length < MAX_POOLED && buffer.byteLength >= MIN_BATCH_BUFFER) this.pool.push(buffer);
+  }
+
+  private buffer(bytes: number): ArrayBuffer {
+    for (let i = this.pool.length - 1; i >= 0; i--) {
+      const b = this.pool[i]!;
+      if (b.byteLength >= bytes) {
+        this.pool[i] = this.pool[this.pool.length - 1]!;
+        this.pool.pop();
+        return b;
+      }
+    }
+    let size = MIN_BATCH_BUFFER;
+    while (size < bytes) size *= 2;
+    return new ArrayBuffer(size);
+  }
+
   take(): DatagramBatch {
-    const data = new Uint8Array(this.bytes);
-    const offsets = new Uint32Array(this.chunks.length + 1);
+    const n = this.chunks.length;
+    const buffer = this.buffer(this.bytes);
+    const data = new Uint8Array(buffer);
+    const offsets = new Uint32Array(n + 1);
+    const receivedAtMs = new Float64Array(n);
     let at = 0;
-    this.chunks.forEach((c, i) => {
+    for (let i = 0; i < n; i++) {
+      const c = this.chunks[i]!;
       offsets[i] = at;
       data.set(c, at);
       at += c.length;
-    });
-    offsets[this.chunks.length] = at;
-    const batch: DatagramBatch = { exporters: this.exporters, receivedAtMs: Float64Array.from(this.received), offsets, data: data.buffer };
+      receivedAtMs[i] = this.received[i]!;
+    }
+    offsets[n] = at;
+    const batch: DatagramBatch = { exporters: this.exporters, receivedAtMs, offsets, data: buffer };
     this.exporters = [];
     this.received = [];
     this.chunks = [];
@@ -86,8 +125,12 @@ export class BatchBuilder {
   }
 }
 
-/** Decodes every datagram of a batch with one decoder session (one worker's template state). */
-export function decodeBatch(batch: DatagramBatch, decode: DecoderSession): DecodedBatch {
+/**
+ * Decodes every datagram of a batch with one decoder session (one worker's template state). When
+ * the session writes its flows to `rows` (createDecoderSession's RowWriter), the batch comes back
+ * packed from it, as packDecoded would pack the records.
+ */
+export function decodeBatch(batch: DatagramBatch, decode: DecoderSession, rows?: RowWriter): DecodedBatch {
   const out: DecodedBatch = { records: [], counters: [], issueCounts: {}, issueSamples: [], datagrams: batch.exporters.length };
   const data = new Uint8Array(batch.data);
   for (let i = 0; i < batch.exporters.length; i++) {
@@ -100,6 +143,12 @@ export function decodeBatch(batch: DatagramBatch, decode: DecoderSession): Decod
       out.issueCounts[issue.code] = (out.issueCounts[issue.code] ?? 0) + 1;
       if (out.issueSamples.length < ISSUE_SAMPLES_PER_BATCH) out.issueSamples.push({ ...issue, exporter });
     }
+  }
+  if (rows) {
+    // a NetFlow/IPFIX session without keepAllFields returns no records: its flows are all in `rows`
+    const taken = rows.take();
+    out.packed = taken.packed;
+    out.recordsByType = taken.recordsByType;
   }
   return out;
 }

@@ -21,6 +21,19 @@ import { EvidenceHub, evidenceConfigSchema } from '../../core/evidence-hub.js';
 import { SelfMetrics } from '../../core/telemetry/metrics.js';
 import { silentLogger } from '../../core/telemetry/logger.js';
 import type { FlowRecord } from '../../model/flow.js';
+import { MemoryFlowStore } from '../../evidence/memory/store.js';
+import { decodePacket, readPcap } from '../../capture/index.js';
+import { REPO_ROOT } from '../../testutil/index.js';
+
+/** The UDP payloads of a bench/flows capture. */
+function benchPayloads(file: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const frame of readPcap(readFileSync(join(REPO_ROOT, 'bench', 'flows', 'captures', file))).packets) {
+    const p = decodePacket(frame.data, frame.linkType);
+    if (p.protocol === 17 && !p.truncated && p.payload.length > 0) out.push(Uint8Array.from(p.payload));
+  }
+  return out;
+}
 
 const DAT = join(SHARED_DIR, 'data', 'netflow', 'logstash-codec-netflow', 'dat');
 const dat = (name: string) => readFileSync(join(DAT, name));
@@ -183,6 +196,52 @@ describe('flow receiver without a logs pipeline: records travel packed', () => {
       const stats = await hub.flows.stats();
       assert.equal(stats.inserted + stats.refused, want);
       assert.equal(stats.flows, stats.inserted); // the retention keeps even the 2015 captures
+    } finally {
+      await receiver.shutdown();
+      await hub.close();
+    }
+  });
+});
+
+describe('flow receiver into the evidence hub, many batches', () => {
+  test('rows decoded straight into reused buffers are the flows the object decoder gives, batch after batch', async () => {
+    const metrics = new SelfMetrics();
+    const hub = new EvidenceHub(evidenceConfigSchema.parse({ flows: { retention: '1000000h' } }), metrics, silentLogger());
+    const reference = new MemoryFlowStore({ retentionMs: 1_000_000 * 3_600_000 });
+    const settings = { ...testSettings('netflow/hub-waves', hub), metrics };
+    const config = netflowReceiverConfigSchema.parse({ endpoints: ['127.0.0.1:0'], tcp_endpoint: '', workers: 2 });
+    const receiver = new NetflowReceiver(settings, config, {});
+    await receiver.start();
+    try {
+      const payloads = benchPayloads('softflowd-v9.pcap');
+      const session = createDecoderSession('netflow', false);
+      const records = payloads.flatMap((p) => session('127.0.0.1', Date.now(), p).records);
+      const waves = 4;
+      for (let w = 0; w < waves; w++) {
+        reference.insert(records);
+        // in slices, so that the receiver makes many batches and buffers go back and forth
+        for (let i = 0; i < payloads.length; i += 16)
+          await sendUdp(
+            receiver.addresses.udp[0]!,
+            payloads.slice(i, i + 16).map((p) => Buffer.from(p)),
+          );
+        await until(() => hub.flows instanceof MemoryFlowStore && hub.flows.statsSync().inserted >= records.length * (w + 1), `wave ${w}`);
+      }
+      const store = hub.flows as MemoryFlowStore;
+      assert.equal(store.statsSync().inserted, records.length * waves);
+      for (const r of records.filter((_, i) => i % 7 === 0)) {
+        const query = {
+          sourceAddress: r.sourceAddress,
+          sourcePort: r.sourcePort,
+          destinationAddress: r.destinationAddress,
+          destinationPort: r.destinationPort,
+          protocol: r.protocol,
+          fromUnixNano: r.startUnixNano,
+          toUnixNano: r.endUnixNano,
+          bothDirections: true,
+        };
+        assert.deepEqual(store.querySync(query), reference.querySync(query));
+      }
     } finally {
       await receiver.shutdown();
       await hub.close();

@@ -19,6 +19,7 @@ import { exporterAllowList, MAX_IPFIX_MESSAGE, type NetflowReceiverConfig } from
 import { flowsToLogs } from './flowlogs.js';
 import { unpackFlows } from '../../evidence/memory/rows.js';
 import { IpfixStreamFramer } from './tcp.js';
+import { EvidenceHub } from '../../core/evidence-hub.js';
 
 /** Datagrams per batch before it is sent to a worker without waiting for the next tick. */
 const MAX_BATCH_DATAGRAMS = 512;
@@ -34,7 +35,12 @@ interface WorkerSlot {
   builder: BatchBuilder;
   /** Datagrams sent to this worker and not yet answered. */
   inFlight: number;
+  /** Row buffers the evidence store has copied, to go back to the worker with the next batch. */
+  spareRows: ArrayBuffer[];
 }
+
+/** Row buffers held for a worker at most. */
+const MAX_SPARE_ROW_BUFFERS = 4;
 
 function fnv1a(text: string): number {
   let h = 0x811c9dc5;
@@ -52,6 +58,12 @@ export class NetflowReceiver implements Component {
   private restarts = 0;
   private stopping = false;
   private readonly issueLoggedAt = new Map<string, number>();
+  /**
+   * Row buffers can go back to the workers: the evidence sink copies packed rows during
+   * addPackedFlows and keeps no reference (the collector's EvidenceHub), and the workers write rows
+   * with a RowWriter (NetFlow/IPFIX).
+   */
+  private readonly rowsCopiedBySink: boolean;
   /** Bound addresses once started, e.g. to learn the ports chosen for port 0. */
   readonly addresses: { udp: string[]; tcp?: string } = { udp: [] };
 
@@ -61,6 +73,8 @@ export class NetflowReceiver implements Component {
     private readonly consumers: Consumers,
   ) {
     this.allowList = exporterAllowList(config.allowed_exporters);
+    // (sFlow workers pack rows from records afresh each batch and take no buffers back)
+    this.rowsCopiedBySink = settings.evidence instanceof EvidenceHub && config.scheme === 'netflow';
   }
 
   private count(outcome: string, n = 1): void {
@@ -100,10 +114,11 @@ export class NetflowReceiver implements Component {
 
   private spawnWorker(setup: WorkerSetup, index: number): WorkerSlot {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
-    const slot: WorkerSlot = { worker, builder: new BatchBuilder(), inFlight: 0 };
+    const slot: WorkerSlot = { worker, builder: new BatchBuilder(), inFlight: 0, spareRows: [] };
     worker.on('message', (decoded: DecodedBatch) => {
       slot.inFlight -= decoded.datagrams;
-      this.deliver(decoded);
+      if (decoded.spentData) slot.builder.recycle(decoded.spentData);
+      this.deliver(decoded, slot);
     });
     worker.on('error', (err) => {
       this.settings.logger.error({ err: errorMessage(err), worker: index }, 'flow decoding worker failed');
@@ -213,10 +228,14 @@ export class NetflowReceiver implements Component {
     if (slot.builder.size === 0) return;
     const batch = slot.builder.take();
     slot.inFlight += batch.exporters.length;
-    slot.worker.postMessage(batch, [batch.data]);
+    if (slot.spareRows.length > 0) {
+      batch.spareRows = slot.spareRows;
+      slot.spareRows = [];
+      slot.worker.postMessage(batch, [batch.data, ...batch.spareRows]);
+    } else slot.worker.postMessage(batch, [batch.data]);
   }
 
-  private deliver(decoded: DecodedBatch): void {
+  private deliver(decoded: DecodedBatch, slot: WorkerSlot): void {
     this.count('decoded', decoded.datagrams);
     const { metrics, id } = this.settings;
     let byType = decoded.recordsByType;
@@ -241,6 +260,10 @@ export class NetflowReceiver implements Component {
         if (evidence.addPackedFlows) evidence.addPackedFlows(packed);
         else evidence.addFlows(unpackFlows(packed));
       }
+      // The hub's stores copy the rows during the call (insertPacked, or unpackFlows), so the buffer
+      // can go back to the worker; another sink might keep it, so its buffers are left alone.
+      if (this.rowsCopiedBySink && slot.spareRows.length < MAX_SPARE_ROW_BUFFERS && this.slots.includes(slot))
+        slot.spareRows.push(packed.data);
     } else if (decoded.records.length > 0) evidence.addFlows(decoded.records);
     if (decoded.counters.length > 0) evidence.addInterfaceCounters(decoded.counters);
     const logs = this.consumers.logs;

@@ -15,6 +15,7 @@ export const INTERNAL_ERROR_MESSAGE = 'internal decoder error';
 /** Decodes a NetFlow v5, v9 or IPFIX datagram, dispatching on its version field. */
 export function decodeNetflow(bytes: Uint8Array, ctx: DecodeContext, state: TemplateState): DecodeOutput {
   const out = newOutput();
+  const rowsBefore = ctx.rows && !ctx.keepAllFields ? ctx.rows.records : 0;
   state.stats.packets++;
   if (state.heldSetsWaiting > 0) state.expireHeld();
   try {
@@ -40,7 +41,7 @@ export function decodeNetflow(bytes: Uint8Array, ctx: DecodeContext, state: Temp
     // a safety net for a network-facing decoder: keep what was decoded, report where we were
     issue(out, 'MALFORMED', `${INTERNAL_ERROR_MESSAGE}: ${err instanceof Error ? err.message : String(err)}`, 0);
   }
-  state.stats.records += out.records.length;
+  state.stats.records += out.records.length + (ctx.rows && !ctx.keepAllFields ? ctx.rows.records - rowsBefore : 0);
   state.stats.optionsRecords += out.options.length;
   state.stats.issues += out.issues.length;
   return out;

@@ -3,9 +3,12 @@
  * with its wire length and a role (which FlowRecord field it feeds, if any). Decoding a record walks that
  * list with one switch per field, writing numbers into a reused scratch object; the FlowRecord is built at
  * the end, so a record costs one object (two for a biflow) and its address strings, and `fields` only when
- * asked for.
+ * asked for. On the evidence path with a RowWriter (DecodeContext.rows) the same values go straight into
+ * an evidence store row instead (emitRow): no object and no address text at all.
  */
 import type { FieldValue, FlowRecord, FlowType } from '../../../model/flow.js';
+import { microsOf, RowDraft, type RowWriter } from '../../../evidence/memory/rows.js';
+import { nanoToMicros } from '../../../evidence/store.js';
 import { REVERSE_PEN, type IeDef } from './registry.js';
 import type { DomainState } from './templates.js';
 import type { DecodeIssue, OptionsRecord } from './types.js';
@@ -27,74 +30,77 @@ export const RESOLUTION = {
   exportOnly: 60e9,
 } as const;
 
-/** What a field feeds in FlowRecord. Numbered so the record loop is one integer switch. */
-const R = {
-  NONE: 0,
-  SRC_V4: 1,
-  DST_V4: 2,
-  SRC_V6: 3,
-  DST_V6: 4,
-  SRC_PORT: 5,
-  DST_PORT: 6,
-  SRC_PORT_L4: 7,
-  DST_PORT_L4: 8,
-  PROTOCOL: 9,
-  TCP_FLAGS: 10,
-  IP_VERSION: 11,
+/**
+ * What a field feeds in FlowRecord. Numbered so the record loop is one integer switch; a const enum, so
+ * the cases are literals (a jump table) rather than property loads compared one by one.
+ */
+const enum R {
+  NONE = 0,
+  SRC_V4 = 1,
+  DST_V4 = 2,
+  SRC_V6 = 3,
+  DST_V6 = 4,
+  SRC_PORT = 5,
+  DST_PORT = 6,
+  SRC_PORT_L4 = 7,
+  DST_PORT_L4 = 8,
+  PROTOCOL = 9,
+  TCP_FLAGS = 10,
+  IP_VERSION = 11,
   /** 12..16: octet counters in order of preference (delta, total, post delta, post total, initiator). */
-  BYTES: 12,
+  BYTES = 12,
   /** 17..21: packet counters, same order. */
-  PACKETS: 17,
-  IN_IF: 22,
-  IN_IF_PHYSICAL: 23,
-  OUT_IF: 24,
-  OUT_IF_PHYSICAL: 25,
-  NEXT_HOP_V4: 26,
-  NEXT_HOP_V6: 27,
-  BGP_NEXT_HOP_V4: 28,
-  BGP_NEXT_HOP_V6: 29,
-  DIRECTION: 30,
-  SAMPLING_INTERVAL: 31,
-  SAMPLER_RANDOM_INTERVAL: 32,
-  SAMPLING_PACKET_INTERVAL: 33,
-  SAMPLING_PACKET_SPACE: 34,
-  SAMPLING_SIZE: 35,
-  SAMPLING_POPULATION: 36,
-  SAMPLING_PROBABILITY: 37,
-  SAMPLER_ID: 38,
-  START_SECONDS: 39,
-  END_SECONDS: 40,
-  START_MILLISECONDS: 41,
-  END_MILLISECONDS: 42,
-  START_MICROSECONDS: 43,
-  END_MICROSECONDS: 44,
-  START_NANOSECONDS: 45,
-  END_NANOSECONDS: 46,
-  START_DELTA_MICROSECONDS: 47,
-  END_DELTA_MICROSECONDS: 48,
-  START_UPTIME: 49,
-  END_UPTIME: 50,
-  SYSTEM_INIT_MILLISECONDS: 51,
-  DURATION_MILLISECONDS: 52,
-  DURATION_MICROSECONDS: 53,
-  OBSERVATION_SECONDS: 54,
-  OBSERVATION_MILLISECONDS: 55,
-  OBSERVATION_MICROSECONDS: 56,
-  OBSERVATION_NANOSECONDS: 57,
+  PACKETS = 17,
+  IN_IF = 22,
+  IN_IF_PHYSICAL = 23,
+  OUT_IF = 24,
+  OUT_IF_PHYSICAL = 25,
+  NEXT_HOP_V4 = 26,
+  NEXT_HOP_V6 = 27,
+  BGP_NEXT_HOP_V4 = 28,
+  BGP_NEXT_HOP_V6 = 29,
+  DIRECTION = 30,
+  SAMPLING_INTERVAL = 31,
+  SAMPLER_RANDOM_INTERVAL = 32,
+  SAMPLING_PACKET_INTERVAL = 33,
+  SAMPLING_PACKET_SPACE = 34,
+  SAMPLING_SIZE = 35,
+  SAMPLING_POPULATION = 36,
+  SAMPLING_PROBABILITY = 37,
+  SAMPLER_ID = 38,
+  START_SECONDS = 39,
+  END_SECONDS = 40,
+  START_MILLISECONDS = 41,
+  END_MILLISECONDS = 42,
+  START_MICROSECONDS = 43,
+  END_MICROSECONDS = 44,
+  START_NANOSECONDS = 45,
+  END_NANOSECONDS = 46,
+  START_DELTA_MICROSECONDS = 47,
+  END_DELTA_MICROSECONDS = 48,
+  START_UPTIME = 49,
+  END_UPTIME = 50,
+  SYSTEM_INIT_MILLISECONDS = 51,
+  DURATION_MILLISECONDS = 52,
+  DURATION_MICROSECONDS = 53,
+  OBSERVATION_SECONDS = 54,
+  OBSERVATION_MILLISECONDS = 55,
+  OBSERVATION_MICROSECONDS = 56,
+  OBSERVATION_NANOSECONDS = 57,
   /** 58..59: reverse octet counters (delta, total). */
-  REV_BYTES: 58,
+  REV_BYTES = 58,
   /** 60..61: reverse packet counters. */
-  REV_PACKETS: 60,
-  REV_TCP_FLAGS: 62,
-  REV_START_SECONDS: 63,
-  REV_END_SECONDS: 64,
-  REV_START_MILLISECONDS: 65,
-  REV_END_MILLISECONDS: 66,
-  REV_START_UPTIME: 67,
-  REV_END_UPTIME: 68,
+  REV_PACKETS = 60,
+  REV_TCP_FLAGS = 62,
+  REV_START_SECONDS = 63,
+  REV_END_SECONDS = 64,
+  REV_START_MILLISECONDS = 65,
+  REV_END_MILLISECONDS = 66,
+  REV_START_UPTIME = 67,
+  REV_END_UPTIME = 68,
   /** CERT/YAF reverseFlowDeltaMilliseconds: reverse start relative to the forward start. */
-  REV_FLOW_DELTA_MILLISECONDS: 69,
-} as const;
+  REV_FLOW_DELTA_MILLISECONDS = 69,
+}
 
 const BYTES_BY_IANA: Record<number, number> = { 1: 0, 85: 1, 23: 2, 171: 3, 231: 4 };
 const PACKETS_BY_IANA: Record<number, number> = { 2: 0, 86: 1, 24: 2, 172: 3, 298: 4 };
@@ -298,6 +304,10 @@ export interface PacketContext {
   readonly uptimeResolution: number;
   readonly domain: DomainState;
   readonly keepAllFields: boolean;
+  /** Flows go here as evidence store rows instead of FlowRecords (DecodeContext.rows; never with keepAllFields). */
+  readonly rows?: RowWriter | undefined;
+  /** exportTimeUnixNano in whole microseconds. */
+  readonly exportUs: number;
 }
 
 /** Per-record working values, reused for every record (NaN / -1 = not in the record). */
@@ -420,6 +430,65 @@ class Scratch {
 }
 
 const scratch = new Scratch();
+
+/**
+ * applyRole for the roles nearly every flow template has, at the usual lengths: small enough to be
+ * inlined into the record loop. Returns false, having done nothing, for anything else.
+ */
+function applyCommon(role: number, view: DataView, off: number, len: number, s: Scratch): boolean {
+  if (len !== 4 && len !== 2 && len !== 1) return false;
+  switch (role) {
+    case R.SRC_V4:
+      if (len === 4) s.srcV4 = view.getUint32(off);
+      return true;
+    case R.DST_V4:
+      if (len === 4) s.dstV4 = view.getUint32(off);
+      return true;
+  }
+  const v = len === 4 ? view.getUint32(off) : len === 2 ? view.getUint16(off) : view.getUint8(off);
+  switch (role) {
+    case R.SRC_PORT:
+      s.srcPort = v;
+      return true;
+    case R.DST_PORT:
+      s.dstPort = v;
+      return true;
+    case R.PROTOCOL:
+      s.protocol = v;
+      return true;
+    case R.TCP_FLAGS:
+      s.tcpFlags = v & 0x0fff;
+      return true;
+    case R.IP_VERSION:
+      s.ipVersion = v;
+      return true;
+    case R.BYTES:
+      if (takeCounter(v, 0, s.bytes, s.bytesRank)) {
+        s.bytes = v;
+        s.bytesRank = 0;
+      }
+      return true;
+    case R.PACKETS:
+      if (takeCounter(v, 0, s.packets, s.packetsRank)) {
+        s.packets = v;
+        s.packetsRank = 0;
+      }
+      return true;
+    case R.IN_IF:
+      s.inIf = v;
+      return true;
+    case R.OUT_IF:
+      s.outIf = v;
+      return true;
+    case R.START_UPTIME:
+      s.startUptime = v;
+      return true;
+    case R.END_UPTIME:
+      s.endUptime = v;
+      return true;
+  }
+  return false;
+}
 
 /** Applies one field to the scratch values. `len` is the wire length (reduced-size encoding allowed). */
 function applyRole(role: number, view: DataView, off: number, len: number, s: Scratch): void {
@@ -882,9 +951,10 @@ export function decodeDataSet(
       if (plan.biflow) s.resetReverse();
       for (let i = 0; i < m; i++) {
         const f = roleFields[i] as RoleField;
-        applyRole(f.role, view, pos + f.offset, f.length, s);
+        if (!applyCommon(f.role, view, pos + f.offset, f.length, s)) applyRole(f.role, view, pos + f.offset, f.length, s);
       }
-      emitFlow(plan, s, p, body, undefined, records);
+      if (p.rows) emitRow(plan, s, p, body, p.rows);
+      else emitFlow(plan, s, p, body, undefined, records);
       count++;
     }
     return { records: count };
@@ -940,6 +1010,8 @@ export function decodeDataSet(
       };
       options.push(record);
       p.domain.applyOptions(plan, view, recordStart, record);
+    } else if (p.rows) {
+      emitRow(plan, s, p, body, p.rows);
     } else {
       emitFlow(plan, s, p, body, values, records);
     }
@@ -961,6 +1033,128 @@ function emitFlow(
     forward.biflowDirection = 'forward';
     if (s.revBytes > 0 || s.revPackets > 0) records.push(buildReverseRecord(forward, s, p));
   }
+}
+
+const draft = new RowDraft();
+
+/** The BigInt path of a time (also its exceptions), for inputs microsOf does not take the short way. */
+const slowMicros = (ms: number, subMsNanos: number): number => nanoToMicros(unixNanos(ms, subMsNanos));
+
+/** Address words of the record's source or destination into draft.addr at `at`; its family, 0 for none (addressOf's ''). */
+function addressWords(v4: number, v6: number, bytes: Uint8Array, ipVersion: number, at: number): 0 | 4 | 6 {
+  const w = draft.addr;
+  if (ipVersion === 6) {
+    if (v6 < 0) return 0;
+    for (let k = 0; k < 4; k++) {
+      const o = v6 + 4 * k;
+      w[at + k] = ((bytes[o]! << 24) | (bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!) >>> 0;
+    }
+    return 6;
+  }
+  if (ipVersion !== 4 || v4 < 0) return 0;
+  w[at] = 0;
+  w[at + 1] = 0;
+  w[at + 2] = 0xffff;
+  w[at + 3] = v4;
+  return 4;
+}
+
+/** nextHopOf into the draft: an IPv4 value when the text would be its dotted quad, else the text. */
+function nextHopInto(s: Scratch, bytes: Uint8Array): void {
+  let v4 = -1;
+  let text = '';
+  if (s.nextHopV4 > 0) v4 = s.nextHopV4;
+  else if (s.nextHopV6 >= 0 && !isZero(bytes, s.nextHopV6, 16)) text = ipv6ToString(bytes, s.nextHopV6);
+  else if (s.bgpNextHopV4 > 0) v4 = s.bgpNextHopV4;
+  else if (s.bgpNextHopV6 >= 0 && !isZero(bytes, s.bgpNextHopV6, 16)) text = ipv6ToString(bytes, s.bgpNextHopV6);
+  else if (s.nextHopV4 === 0 || s.bgpNextHopV4 === 0) v4 = 0;
+  else if (s.nextHopV6 >= 0 || s.bgpNextHopV6 >= 0) text = '::';
+  draft.nextHopV4 = v4;
+  draft.nextHopText = text;
+}
+
+/**
+ * emitFlow for the row path: the same values buildFlowRecord (and buildReverseRecord) would give,
+ * written as the rows packFlows would make of those records, without the objects and address text.
+ */
+function emitRow(plan: TemplatePlan, s: Scratch, p: PacketContext, body: Uint8Array, w: RowWriter): void {
+  let ipVersion: 0 | 4 | 6;
+  const hasV4 = s.srcV4 >= 0 || s.dstV4 >= 0;
+  const hasV6 = s.srcV6 >= 0 || s.dstV6 >= 0;
+  if (s.ipVersion === 6 && hasV6) ipVersion = 6;
+  else if (s.ipVersion === 4 && hasV4) ipVersion = 4;
+  else if (hasV6 && !(s.srcV4 > 0 || s.dstV4 > 0)) ipVersion = 6;
+  else ipVersion = hasV4 ? 4 : 0;
+  resolveTimes(s, p);
+  const d = draft;
+  d.typeCode = p.type === 'ipfix' ? 2 : 1;
+  d.samplerAddress = p.exporter;
+  d.observationDomainId = p.domainId;
+  d.sequenceNumber = p.sequenceNumber;
+  d.exportUs = p.exportUs;
+  d.srcFamily = addressWords(s.srcV4, s.srcV6, body, ipVersion, 0);
+  d.dstFamily = addressWords(s.dstV4, s.dstV6, body, ipVersion, 4);
+  d.sourcePort = firstSet(s.srcPort, s.srcPortL4);
+  d.destinationPort = firstSet(s.dstPort, s.dstPortL4);
+  d.protocol = Math.max(s.protocol, 0);
+  d.ipVersion = ipVersion;
+  d.bytes = s.bytes;
+  d.packets = s.packets;
+  d.startUs = microsOf(s.startMs, s.startSubMs, slowMicros);
+  d.endUs = microsOf(s.endMs, s.endSubMs, slowMicros);
+  d.timeResolutionNano = Math.max(s.startRes, s.endRes);
+  d.inputInterface = firstSet(s.inIf, s.inIfPhysical);
+  d.outputInterface = firstSet(s.outIf, s.outIfPhysical);
+  nextHopInto(s, body);
+  d.samplingRate = samplingRateOf(s, p.domain);
+  d.tcpFlags = Math.max(s.tcpFlags, 0);
+  d.flowDirection = s.direction >= 0 ? s.direction : -1;
+  d.biflow = plan.biflow ? 1 : 0;
+  if (!(plan.biflow && (s.revBytes > 0 || s.revPackets > 0))) {
+    w.put(d, ipv4ToString);
+    return;
+  }
+  // the reverse direction (buildReverseRecord)
+  let startMs = s.revStartMs;
+  let endMs = s.revEndMs;
+  let res = Math.max(s.revStartRes, s.revEndRes);
+  if (Number.isNaN(startMs) && s.revStartUptime >= 0) startMs = uptimeToUnixMs(s.revStartUptime, s, p);
+  if (Number.isNaN(endMs) && s.revEndUptime >= 0) endMs = uptimeToUnixMs(s.revEndUptime, s, p);
+  if (!Number.isNaN(startMs) || !Number.isNaN(endMs)) {
+    if (res === Infinity) res = uptimeResolution(s, p);
+  } else if (s.revFlowDeltaMs >= 0) {
+    startMs = s.startMs + s.revFlowDeltaMs;
+    res = Math.max(s.startRes, RESOLUTION.milliseconds);
+  }
+  w.put(d, ipv4ToString);
+  // the forward row is kept even if the reverse times throw (as the forward record is pushed first)
+  if (!Number.isNaN(startMs) || !Number.isNaN(endMs)) {
+    if (Number.isNaN(startMs)) startMs = endMs;
+    if (Number.isNaN(endMs)) endMs = Math.max(startMs, s.endMs);
+    d.startUs = microsOf(startMs, 0, slowMicros);
+    d.endUs = microsOf(endMs, 0, slowMicros);
+    d.timeResolutionNano = Math.max(res, d.timeResolutionNano);
+  }
+  const a = d.addr;
+  for (let k = 0; k < 4; k++) {
+    const t = a[k]!;
+    a[k] = a[k + 4]!;
+    a[k + 4] = t;
+  }
+  const family = d.srcFamily;
+  d.srcFamily = d.dstFamily;
+  d.dstFamily = family;
+  const port = d.sourcePort;
+  d.sourcePort = d.destinationPort;
+  d.destinationPort = port;
+  d.bytes = s.revBytes;
+  d.packets = s.revPackets;
+  d.tcpFlags = Math.max(s.revTcpFlags, 0);
+  const inIf = d.inputInterface;
+  d.inputInterface = d.outputInterface;
+  d.outputInterface = inIf;
+  d.biflow = 2;
+  w.put(d, ipv4ToString);
 }
 
 function truncated(records: number, offset: number, plan: TemplatePlan, message: string): SetResult {

@@ -97,6 +97,8 @@ export function packetContext(
     uptimeResolution: 1e9,
     domain: state.domain(exp, version, domainId),
     keepAllFields: ctx.keepAllFields,
+    rows: ctx.keepAllFields ? undefined : ctx.rows,
+    exportUs: exportMs * 1000,
   };
 }
 

@@ -4,6 +4,7 @@
  * what could be decoded is returned together with an issue saying where parsing stopped.
  */
 import type { FieldValue, FlowRecord, FlowType, InterfaceCounters } from '../../../model/flow.js';
+import type { RowWriter } from '../../../evidence/memory/rows.js';
 
 export interface DecodeContext {
   /** The exporter as the receiver saw it (datagram source address, text). Templates are kept per exporter. */
@@ -15,6 +16,12 @@ export interface DecodeContext {
    * agent's uptime), so its records are stamped with this; other formats may ignore it.
    */
   receivedAtUnixNano?: bigint;
+  /**
+   * The evidence path without objects: NetFlow/IPFIX flows are written here as evidence store rows
+   * (the rows packFlows would make of the records) instead of into DecodeOutput.records. Only
+   * without keepAllFields. Options records, issues and counters are unchanged.
+   */
+  rows?: RowWriter;
 }
 
 export type DecodeIssueCode =
@@ -64,6 +71,9 @@ export interface OptionsRecord {
   scope: Record<string, FieldValue>;
   /** The other fields, by registry name. */
   fields: Record<string, FieldValue>;
-  /** How many flow records of the same output precede this one, so options and flows can be listed in wire order. */
+  /**
+   * How many flow records of the same output precede this one, so options and flows can be listed in wire order.
+   * With DecodeContext.rows the flows are not in the output; it then counts those before it in the output only (none).
+   */
   flowIndex: number;
 }

@@ -9,6 +9,35 @@ import { issue } from './sets.js';
 import type { TemplateState } from './templates.js';
 import type { DecodeContext, DecodeOutput } from './types.js';
 import { ipv4ToString } from './values.js';
+import {
+  F64_BYTES,
+  F64_END_US,
+  F64_EXPORT_US,
+  F64_PACKETS,
+  F64_RESOLUTION_NS,
+  F64_START_US,
+  F64_STRIDE,
+  IP_VERSIONS,
+  META_IPVERSION_SHIFT,
+  NO_FLOW_DIRECTION,
+  ROW_BYTES,
+  U16_DESTINATION_PORT,
+  U16_META,
+  U16_SOURCE_PORT,
+  U16_SPARE,
+  U16_STRIDE,
+  U16_TCP_FLAGS,
+  U32_ADDR,
+  U32_INPUT_INTERFACE,
+  U32_OBSERVATION_DOMAIN,
+  U32_OUTPUT_INTERFACE,
+  U32_SAMPLING_RATE,
+  U32_SEQUENCE_NUMBER,
+  U32_STRIDE,
+  U8_FLOW_DIRECTION,
+  U8_PROTOCOL,
+  type RowWriter,
+} from '../../../evidence/memory/rows.js';
 
 const HEADER_LENGTH = 24;
 const RECORD_LENGTH = 48;
@@ -85,6 +114,14 @@ export function decodeV5(bytes: Uint8Array, ctx: DecodeContext, state: TemplateS
   const exp = state.exporter(ctx.exporter);
   const domain = state.domain(exp, 5, domainId);
 
+  if (ctx.rows && !ctx.keepAllFields) {
+    // the evidence path: every v5 field fits its row slot, so the rows are written as they are read
+    const exportUs = unixSeconds * 1e6 + Math.floor(unixNanos / 1000);
+    writeV5Rows(view, n, sysUptimeMs, exportUs, domainId, sequence, samplingInterval, ctx.exporter, ctx.rows);
+    state.trackSequence(domain, sequence, count);
+    return;
+  }
+
   for (let i = 0; i < n; i++) {
     const o = HEADER_LENGTH + i * RECORD_LENGTH;
     const first = view.getUint32(o + 24);
@@ -145,4 +182,63 @@ export function decodeV5(bytes: Uint8Array, ctx: DecodeContext, state: TemplateS
     out.records.push(record);
   }
   state.trackSequence(domain, sequence, count); // v5 sequence numbers count flows
+}
+
+/** Row meta of a v5 flow: type netflow_v5 (0), IPv4, no biflow, both addresses IPv4. */
+const V5_META = 0 | (IP_VERSIONS.indexOf(4) << META_IPVERSION_SHIFT);
+
+/**
+ * The v5 records as evidence store rows: what packFlows makes of the FlowRecords decodeV5 builds
+ * (every v5 value is in range, so no record is refused), without building them.
+ */
+function writeV5Rows(
+  view: DataView,
+  n: number,
+  sysUptimeMs: number,
+  exportUs: number,
+  domainId: number,
+  sequence: number,
+  samplingInterval: number,
+  exporter: string,
+  w: RowWriter,
+): void {
+  w.byType[0]! += n;
+  for (let i = 0; i < n; i++) {
+    const r = HEADER_LENGTH + i * RECORD_LENGTH;
+    const o = w.reserve();
+    const { f64, u32, u16, u8 } = w;
+    const a = o * U32_STRIDE + U32_ADDR;
+    u32[a] = 0;
+    u32[a + 1] = 0;
+    u32[a + 2] = 0xffff;
+    u32[a + 3] = view.getUint32(r);
+    u32[a + 4] = 0;
+    u32[a + 5] = 0;
+    u32[a + 6] = 0xffff;
+    u32[a + 7] = view.getUint32(r + 4);
+    const q = o * U32_STRIDE;
+    u32[q + U32_INPUT_INTERFACE] = view.getUint16(r + 12);
+    u32[q + U32_OUTPUT_INTERFACE] = view.getUint16(r + 14);
+    u32[q + U32_SAMPLING_RATE] = samplingInterval;
+    u32[q + U32_OBSERVATION_DOMAIN] = domainId;
+    u32[q + U32_SEQUENCE_NUMBER] = sequence;
+    // signed 32-bit difference, as in decodeV5; whole milliseconds back from the export time
+    const f = o * F64_STRIDE;
+    f64[f + F64_START_US] = exportUs - ((sysUptimeMs - view.getUint32(r + 24)) | 0) * 1000;
+    f64[f + F64_END_US] = exportUs - ((sysUptimeMs - view.getUint32(r + 28)) | 0) * 1000;
+    f64[f + F64_RESOLUTION_NS] = RESOLUTION.milliseconds;
+    f64[f + F64_EXPORT_US] = exportUs;
+    f64[f + F64_BYTES] = view.getUint32(r + 20);
+    f64[f + F64_PACKETS] = view.getUint32(r + 16);
+    const h = o * U16_STRIDE;
+    u16[h + U16_SOURCE_PORT] = view.getUint16(r + 32);
+    u16[h + U16_DESTINATION_PORT] = view.getUint16(r + 34);
+    u16[h + U16_TCP_FLAGS] = view.getUint8(r + 37);
+    u16[h + U16_SPARE] = 0;
+    u16[h + U16_META] = V5_META;
+    const b = o * ROW_BYTES;
+    u8[b + U8_PROTOCOL] = view.getUint8(r + 38);
+    u8[b + U8_FLOW_DIRECTION] = NO_FLOW_DIRECTION;
+    w.commit(exporter, view.getUint32(r + 8), '', ipv4ToString);
+  }
 }
