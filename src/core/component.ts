@@ -44,7 +44,8 @@ export interface EvidenceSink {
   /**
    * Flows packed as evidence store rows (packFlows, e.g. in a decoding worker): the same as
    * addFlows of the records they were packed from. Optional; a receiver that finds it sends
-   * packed batches, else FlowRecords.
+   * packed batches, else FlowRecords. The sink must not keep the batch's buffers after the call
+   * returns (it copies the rows): the receiver reuses them.
    */
   addPackedFlows?(batch: PackedFlows): void;
   addInterfaceCounters(samples: readonly InterfaceCounters[]): void;
