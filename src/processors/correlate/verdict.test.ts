@@ -230,6 +230,12 @@ test('a slow request after two flaps: the verdict names the nearest one, without
   assert.equal(attr(summary, 'netspan.verdict.added_ms'), undefined);
 });
 
+test("a queue on the request's own hop wins over a flap before the request", async () => {
+  const flaps = [poll(-3000, 0n), poll(-2000, 0n, { operStatus: down }), poll(-1000, 0n, { operStatus: up }), poll(900, 0n)];
+  const { summary } = await enrich(flaps, 100.4, 1380);
+  assert.equal(attr(summary, 'netspan.verdict.rule'), 'ioam_queue');
+});
+
 test("a flap outside the anomaly window is not the request's", async () => {
   const flap = [poll(-60_000, 0n, { operStatus: OPER_STATUS.down }), poll(-59_000, 0n), poll(0, 0n), poll(1000, 20_000n)];
   const { summary } = await enrich(flap, 0.05, 0);

@@ -13,12 +13,12 @@
  * 2. The verdict: the first rule below that fires on the connection's evidence, with the facts
  *    that support it. No rule, no verdict: nothing is claimed without evidence. The rules on
  *    device state alone need the connection to have been slow on the network (see decide()).
- *      interface_flap         a path interface may have been down during the request (or, when
- *                             the request was slow on the network, flapped shortly before it)
+ *      interface_flap         a path interface may have been down during the request
  *      ioam_queue             an IOAM hop ≥ min_hop_ms with a queue depth ≥ min_queue_bytes
  *      interface_utilisation  a path interface at ≥ utilisation (either direction)
  *      ioam_transit           an IOAM hop ≥ min_hop_ms without a queue
  *      device_time            an observer saw the request inside a device ≥ min_hop_ms
+ *      interface_flap         a path interface flapped within anomaly_window before the request
  *      interface_errors       an error burst on a path interface
  *      interface_discards     a discard burst on a path interface
  *      device_cpu             a device on the path at ≥ cpu_percent
@@ -355,22 +355,25 @@ export function decide(
     hops.filter((h) => (pick(h) ?? -1) >= config.min_hop_ms).sort((a, b) => pick(b)! - pick(a)!)[0];
 
   const flap = nearestFlap(hops, request, notable);
-  if (flap) {
-    const { hop, time } = flap;
+  const flapVerdict = (): Verdict => {
+    const { hop, time, during, before } = flap!;
     const iface = time.flap.interfaceName ?? time.flap.ifIndex;
     const v: Verdict = {
       rule: 'interface_flap',
       cause: 'link_flap',
       device: hop.label,
-      text: flap.during
+      text: during
         ? `${where(hop, iface)}: link down during the request (${time.flap.detail})`
-        : `${where(hop, iface)}: link flap ${round(nsToMs(flap.before), 1)} ms before the request (${time.flap.detail})`,
+        : `${where(hop, iface)}: link flap ${round(nsToMs(before), 1)} ms before the request (${time.flap.detail})`,
     };
     // What the flap cost is the request's time on the network (the IOAM hop of a packet that got
     // through after it says nothing of the wait); a flap before the request is no measured cost.
-    const added = flap.during && networkShareMs !== undefined && networkShareMs > 0 ? { addedMs: round(networkShareMs, 3) } : {};
+    const added = during && networkShareMs !== undefined && networkShareMs > 0 ? { addedMs: round(networkShareMs, 3) } : {};
     return withIface({ ...v, ...added }, hop, iface);
-  }
+  };
+  // A link down while the request ran explains it first; a flap before it only when nothing the
+  // request's own packets show does (below).
+  if (flap?.during) return flapVerdict();
   const queued = slowest((h) => ((h.queueDepth ?? 0) >= config.min_queue_bytes ? h.ioamTransitMs : undefined));
   if (queued) {
     const util = utilisationOf(queued);
@@ -423,6 +426,7 @@ export function decide(
       },
       inside,
     );
+  if (flap) return flapVerdict();
   for (const [kind, rule, cause] of [
     ['error_burst', 'interface_errors', 'errors'],
     ['discard_burst', 'interface_discards', 'discards'],

@@ -10,7 +10,7 @@ import { CLI } from '../netspan-process.js';
 import { CLT_APP_PATH, type ClientRecord } from './clt-app.js';
 import type { Lab } from './netns.js';
 import { readTraceFile, type FileSpan } from './otlp-file.js';
-import { poll, type LabProcess } from './proc.js';
+import { labEnv, poll, type LabProcess } from './proc.js';
 
 export interface IoamAgentOptions {
   ns: string;
@@ -98,8 +98,14 @@ export async function runCltClient(lab: Lab, ns: string, o: CltClientOptions, ex
  * Starts the client in the background, for requests that must run while something else happens;
  * `stopCltClient` ends it (no new request, the ones in flight finish) and gives its records.
  */
-export function startCltClient(lab: Lab, ns: string, o: CltClientOptions, extra: readonly string[]): LabProcess {
-  return lab.spawn(ns, clientArgv(o, extra), { maxLifetimeMs: 300_000 });
+export function startCltClient(
+  lab: Lab,
+  ns: string,
+  o: CltClientOptions,
+  extra: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): LabProcess {
+  return lab.spawn(ns, clientArgv(o, extra), { maxLifetimeMs: 300_000, env: labEnv(env) });
 }
 
 export async function stopCltClient(p: LabProcess): Promise<ClientRecord[]> {
