@@ -92,16 +92,16 @@ describe('device incidents: device state and verdicts on real incidents, none ou
     const records: Tagged[] = [];
     records.push(...(await run('baseline', QUIET_REQUESTS, 4)));
 
-    // Flap: requests keep coming (4 at a time, every 25 ms each) while the link goes down and up.
+    // Flap: requests keep coming (16 at a time, every 100 ms each) while the link goes down and up.
     // The client's own spans cross the flapped link too: its exporter waits for the link.
     const flapping = startCltClient(
       lab,
       D.ioam.client.ns,
       D.client,
-      ['--requests', '100000', '--concurrency', '4', '--interval-ms', '25'],
+      ['--requests', '100000', '--concurrency', '16', '--interval-ms', '100'],
       { OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '60000' },
     );
-    await poll(() => (cltRecordsSoFar(flapping) >= 8 ? true : undefined), 30_000);
+    await poll(() => (cltRecordsSoFar(flapping) >= 32 ? true : undefined), 30_000);
     await D.setLink(D.clientSide, 'down');
     const downAt = Date.now();
     await D.awaitInterface(D.clientSide, (v) => v.operStatus === 2);
@@ -110,7 +110,7 @@ describe('device incidents: device state and verdicts on real incidents, none ou
     await D.awaitInterface(D.clientSide, (v) => v.operStatus === 1);
     const seenUpAt = Date.now();
     const doneAtUp = cltRecordsSoFar(flapping);
-    await poll(() => (cltRecordsSoFar(flapping) >= doneAtUp + 8 ? true : undefined), 60_000);
+    await poll(() => (cltRecordsSoFar(flapping) >= doneAtUp + 32 ? true : undefined), 60_000);
     const flapRecords = (await stopCltClient(flapping)).map((r): Tagged => ({ ...r, phase: 'flap' }));
     records.push(...flapRecords);
     t.diagnostic(`link ${D.clientSide.name} down for ${upAt - downAt} ms until netspan had polled it down`);

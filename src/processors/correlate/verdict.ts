@@ -18,7 +18,6 @@
  *      interface_utilisation  a path interface at ≥ utilisation (either direction)
  *      ioam_transit           an IOAM hop ≥ min_hop_ms without a queue
  *      device_time            an observer saw the request inside a device ≥ min_hop_ms
- *      interface_flap         a path interface flapped within anomaly_window before the request
  *      interface_errors       an error burst on a path interface
  *      interface_discards     a discard burst on a path interface
  *      device_cpu             a device on the path at ≥ cpu_percent
@@ -275,8 +274,8 @@ const pct = (v: number) => `${Math.round(v * 100)} %`;
 /**
  * When an interface may have been down, from its flaps (in time order): from the reading before
  * the one that saw it go down (`from`; open when it went down before the anomalies looked at) to
- * the reading that saw it up again (`to`; open while it is still down). `flap` is the change shown:
- * the one to down, else the one back up.
+ * the reading that saw it up again (`to`; open while it is still down). `flap` is the change
+ * shown: the one to down, else the one back up.
  */
 interface DownTime {
   from?: bigint;
@@ -304,34 +303,43 @@ function downTimes(anomalies: readonly Anomaly[]): DownTime[] {
   return out;
 }
 
+/** How far an anomaly was seen from the request: 0 while it ran. */
+function distance(a: Anomaly, request: RequestInterval): bigint {
+  if (a.timeUnixNano < request.startUnixNano) return request.startUnixNano - a.timeUnixNano;
+  if (a.timeUnixNano > request.endUnixNano) return a.timeUnixNano - request.endUnixNano;
+  return 0n;
+}
+
 /**
- * The flap nearest to the request over every hop (path order breaks ties): one whose down time
- * overlaps the request (the link may have been down while it ran), else — only when the request
- * was slow on the network — the one that ended closest before its start.
+ * For a request slow on the network, the down time of a path interface that overlaps it (the
+ * link may have been down while it ran) whose flap was seen nearest to it, over every hop (path
+ * order breaks ties). A fast request is never claimed: a link down while a request runs stalls it
+ * (retransmissions), and readings lag the link — polls are seconds apart and agents cache (snmpd
+ * reports an interface's status seconds late) — so "down while it ran" by the readings alone also
+ * takes in requests that were never hurt. A flap whose down time ended before the request is not
+ * its cause.
  */
 function nearestFlap(
   hops: readonly DeviceHop[],
   request: RequestInterval,
   notable: boolean,
-): { hop: DeviceHop; time: DownTime; during: boolean; before: bigint } | undefined {
-  let best: { hop: DeviceHop; time: DownTime; during: boolean; before: bigint } | undefined;
+): { hop: DeviceHop; time: DownTime } | undefined {
+  if (!notable) return undefined;
+  let best: { hop: DeviceHop; time: DownTime; distance: bigint } | undefined;
   for (const hop of hops)
     for (const time of downTimes(hop.anomalies)) {
+      // A down time that began after the request's end never gets here (see anomaliesFor).
       const during =
         (time.from === undefined || time.from < request.endUnixNano) && (time.to === undefined || time.to >= request.startUnixNano);
-      // Not during it: the down time ended before the request (an anomaly that began after the
-      // request's end never gets here, see anomaliesFor).
-      if (!during && (!notable || time.to === undefined || time.to >= request.startUnixNano)) continue;
-      const before = during ? 0n : request.startUnixNano - time.to!;
-      if (!best || before < best.before) best = { hop, time, during, before };
+      const d = distance(time.flap, request);
+      if (during && (!best || d < best.distance)) best = { hop, time, distance: d };
     }
   return best;
 }
 
 /**
  * The first rule that fires (see the module comment), or undefined. Device state alone does not
- * make a request slow: the state rules (utilisation, errors, discards, CPU, and a flap outside the
- * span) fire only when the connection's network time was notable — a hop or a stay in a device of
+ * make a request slow: the state rules (flaps, utilisation, errors, discards, CPU) fire only when the connection's network time was notable — a hop or a stay in a device of
  * at least min_hop_ms, or a network share (client − server) of at least that.
  */
 export function decide(
@@ -355,25 +363,20 @@ export function decide(
     hops.filter((h) => (pick(h) ?? -1) >= config.min_hop_ms).sort((a, b) => pick(b)! - pick(a)!)[0];
 
   const flap = nearestFlap(hops, request, notable);
-  const flapVerdict = (): Verdict => {
-    const { hop, time, during, before } = flap!;
+  if (flap) {
+    const { hop, time } = flap;
     const iface = time.flap.interfaceName ?? time.flap.ifIndex;
     const v: Verdict = {
       rule: 'interface_flap',
       cause: 'link_flap',
       device: hop.label,
-      text: during
-        ? `${where(hop, iface)}: link down during the request (${time.flap.detail})`
-        : `${where(hop, iface)}: link flap ${round(nsToMs(before), 1)} ms before the request (${time.flap.detail})`,
+      text: `${where(hop, iface)}: link flap during the request (${time.flap.detail})`,
     };
     // What the flap cost is the request's time on the network (the IOAM hop of a packet that got
-    // through after it says nothing of the wait); a flap before the request is no measured cost.
-    const added = during && networkShareMs !== undefined && networkShareMs > 0 ? { addedMs: round(networkShareMs, 3) } : {};
+    // through after it says nothing of the wait).
+    const added = networkShareMs !== undefined && networkShareMs > 0 ? { addedMs: round(networkShareMs, 3) } : {};
     return withIface({ ...v, ...added }, hop, iface);
-  };
-  // A link down while the request ran explains it first; a flap before it only when nothing the
-  // request's own packets show does (below).
-  if (flap?.during) return flapVerdict();
+  }
   const queued = slowest((h) => ((h.queueDepth ?? 0) >= config.min_queue_bytes ? h.ioamTransitMs : undefined));
   if (queued) {
     const util = utilisationOf(queued);
@@ -426,7 +429,6 @@ export function decide(
       },
       inside,
     );
-  if (flap) return flapVerdict();
   for (const [kind, rule, cause] of [
     ['error_burst', 'interface_errors', 'errors'],
     ['discard_burst', 'interface_discards', 'discards'],
