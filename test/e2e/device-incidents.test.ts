@@ -208,6 +208,12 @@ describe('device incidents: device state and verdicts on real incidents, none ou
     counts.delay = `${delayed.length} requests, ${delayWrong.length} without the delay verdict`;
 
     for (const [phase, line] of Object.entries(counts)) t.diagnostic(`${phase}: ${line}`);
+    for (const [phase, list] of [
+      ['flap', hit],
+      ['tbf', tbf],
+      ['delay', delayed],
+    ] as const)
+      t.diagnostic(`${phase}, e.g.: ${String(list[0]?.summary?.attributes['netspan.verdict'])}`);
     assert.deepEqual(falsePositives.map(describeOne), [], 'quiet requests with a verdict');
     assert.ok(hit.length > 0, 'some requests were in flight while the link was down');
     assert.deepEqual(flapWrong, [], 'flap');

@@ -60,6 +60,8 @@ export interface RouterInterface {
 /** What netspan's device API shows of one interface. */
 export interface InterfaceView {
   operStatus?: number;
+  /** Of the latest point; absent until two polls gave a rate. */
+  outUtilisation?: number;
   statusChanges: { from: number; to: number }[];
 }
 
@@ -114,7 +116,8 @@ receivers:
     retries: 0
     targets: [{ address: "${snmpAddress}" }]
 processors:
-  groupbytrace: { wait_duration: 3s }
+  # Long enough for a client whose own spans waited for a flapped link (TCP backs off).
+  groupbytrace: { wait_duration: 10s }
   correlate:
     devices:
       "${L.client.routerIpv6}": { name: ${ROUTER_NAME}, ioam_node_ids: [${L.router.nodeId}] }
@@ -151,10 +154,11 @@ service:
       dir,
     });
     await agent.waitForLine(/netspan agent started/, 20_000);
-    const lab_ = new DeviceLab(lab, ioam, clientSide, serverSide, collector, { snmpd, server, agent }, parseDuration(anomalyWindow)!);
-    // The first polls: netspan knows the router's interfaces before anything happens.
-    for (const i of [clientSide, serverSide]) await lab_.awaitInterface(i, (v) => v.operStatus === 1);
-    return lab_;
+    const deviceLab = new DeviceLab(lab, ioam, clientSide, serverSide, collector, { snmpd, server, agent }, parseDuration(anomalyWindow)!);
+    // netspan has polled the router's interfaces twice (status and rates) before anything happens.
+    for (const i of [clientSide, serverSide])
+      await deviceLab.awaitInterface(i, (v) => v.operStatus === 1 && v.outUtilisation !== undefined);
+    return deviceLab;
   }
 
   /** The CLT client's options: requests to the server, spans to the collector, IOAM on. */
@@ -180,12 +184,16 @@ service:
       `http://127.0.0.1:${UI_PORT}/api/devices/${ROUTER_NAME}?interface=${i.ifIndex}`,
     );
     const body = JSON.parse(text) as {
-      interfaces?: { points: { operStatus?: number }[]; statusChanges: InterfaceView['statusChanges'] }[];
+      interfaces?: { points: Omit<InterfaceView, 'statusChanges'>[]; statusChanges: InterfaceView['statusChanges'] }[];
     };
     const s = body.interfaces?.[0];
     if (!s) return undefined;
-    const operStatus = s.points.at(-1)?.operStatus;
-    return { ...(operStatus !== undefined ? { operStatus } : {}), statusChanges: s.statusChanges };
+    const { operStatus, outUtilisation } = s.points.at(-1) ?? {};
+    return {
+      ...(operStatus !== undefined ? { operStatus } : {}),
+      ...(outUtilisation !== undefined ? { outUtilisation } : {}),
+      statusChanges: s.statusChanges,
+    };
   }
 
   /** Waits until netspan's view of the interface satisfies `done` (polls its API); fails after timeoutMs. */
@@ -242,8 +250,8 @@ service:
       { maxLifetimeMs: 300_000 },
     );
     await sink.waitForLine(/sink ready/, 10_000);
-    // 1,000-byte datagrams at 1.5 × the rate, in 10 ms ticks.
-    const perTick = Math.ceil((rateMbit * 1.5 * 1e6) / 8 / 1000 / 100);
+    // 1,000-byte datagrams at twice the rate, in 10 ms ticks (late ticks on a busy machine still overfill it).
+    const perTick = Math.ceil((rateMbit * 2 * 1e6) / 8 / 1000 / 100);
     const blaster = this.lab.spawn(
       this.ioam.client.ns,
       [
