@@ -339,8 +339,9 @@ function nearestFlap(
 
 /**
  * The first rule that fires (see the module comment), or undefined. Device state alone does not
- * make a request slow: the state rules (flaps, utilisation, errors, discards, CPU) fire only when the connection's network time was notable — a hop or a stay in a device of
- * at least min_hop_ms, or a network share (client − server) of at least that.
+ * make a request slow: the state rules (flaps, utilisation, errors, discards, CPU) fire only when
+ * the connection's network time was notable — a hop or a stay in a device of at least min_hop_ms,
+ * or a network share (client − server) of at least that.
  */
 export function decide(
   hops: readonly DeviceHop[],
