@@ -19,8 +19,9 @@
  *   quiet     quiet again
  *
  * Every request of the quiet phases must carry no verdict (false positives counted: must be
- * 0). The incident phases start once the anomaly window of the flap has passed, so each
- * incident's verdict is about that incident alone; the quiet phase likewise.
+ * 0). The flap begins after netspan has polled the router once more after the baseline's last
+ * request (before that, by the polls, it may have begun during the baseline's last requests). The tbf phase starts as soon as netspan has seen the link up again: the flap is within its
+ * anomaly window but over before its requests began, and must not be their verdict.
  *
  * Needs root, network namespaces, snmpd, tcpdump, tc, iptables-legacy, python3 and the native
  * addon; skips saying why otherwise (in CI, CI=true, that is a failure).
@@ -32,7 +33,7 @@ import { DEVICE_LAB_COMMANDS, DeviceLab, ROUTER_NAME } from './lab/device-lab.js
 import { cltRecordsSoFar, enrichedSummaries, ioamHopsOf, runCltClient, startCltClient, stopCltClient } from './lab/clt-stack.js';
 import type { ClientRecord } from './lab/clt-app.js';
 import type { FileSpan } from './lab/otlp-file.js';
-import { poll, sleep } from './lab/proc.js';
+import { poll } from './lab/proc.js';
 import { nativeAvailable } from '../../src/native/index.js';
 
 async function unavailable(): Promise<string | undefined> {
@@ -91,6 +92,9 @@ describe('device incidents: device state and verdicts on real incidents, none ou
   test('flap, tbf and delay on the router: verdicts that name it, its interface and the cause; quiet phases: none', async (t: TestContext) => {
     const records: Tagged[] = [];
     records.push(...(await run('baseline', QUIET_REQUESTS, 4)));
+    // The flap must begin after the baseline as netspan sees it (after a poll that followed it):
+    // with polls a second apart, a flap just after a request may otherwise have begun during it.
+    await D.awaitReadingAfter(D.clientSide, Math.max(...records.map((r) => r.endMs)));
 
     // Flap: requests keep coming (16 at a time, every 100 ms each) while the link goes down and up.
     // The client's own spans cross the flapped link too: its exporter waits for the link.
@@ -108,16 +112,14 @@ describe('device incidents: device state and verdicts on real incidents, none ou
     const upAt = Date.now();
     await D.setLink(D.clientSide, 'up');
     await D.awaitInterface(D.clientSide, (v) => v.operStatus === 1);
-    const seenUpAt = Date.now();
     const doneAtUp = cltRecordsSoFar(flapping);
     await poll(() => (cltRecordsSoFar(flapping) >= doneAtUp + 32 ? true : undefined), 60_000);
     const flapRecords = (await stopCltClient(flapping)).map((r): Tagged => ({ ...r, phase: 'flap' }));
     records.push(...flapRecords);
     t.diagnostic(`link ${D.clientSide.name} down for ${upAt - downAt} ms until netspan had polled it down`);
 
-    // The next phases start outside the flap's anomaly window: their verdicts are theirs alone.
-    await sleep(Math.max(0, seenUpAt + D.anomalyWindowMs - Date.now()));
-
+    // The next phases start as soon as netspan has seen the link up again: the flap is then in
+    // their anomaly window, but over before they began, so it must not be their verdict.
     const removeBottleneck = await D.bottleneck();
     try {
       records.push(...(await run('tbf', INCIDENT_REQUESTS, 4)));

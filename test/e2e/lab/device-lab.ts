@@ -30,7 +30,6 @@ import type { Lab } from './netns.js';
 import { NFQ_COMMANDS, startNfqDelay, type NfqDelay } from './nfq.js';
 import { poll, type LabProcess } from './proc.js';
 import type { NetspanProcess } from '../netspan-process.js';
-import { parseDuration } from '../../../src/core/config/types.js';
 
 /** Commands the lab needs besides node. */
 export const DEVICE_LAB_COMMANDS = ['ip', 'tc', 'tcpdump', 'snmpd', ...NFQ_COMMANDS];
@@ -48,7 +47,7 @@ const BLAST_PORT = 9000;
 export interface DeviceLabOptions {
   /** The `snmp` receiver's collection_interval (default 1s). */
   pollInterval?: string;
-  /** `correlate.verdict.anomaly_window` (default 3s: at least the polling interval). */
+  /** `correlate.verdict.anomaly_window` (default: netspan's). */
   anomalyWindow?: string;
 }
 
@@ -59,8 +58,9 @@ export interface RouterInterface {
 
 /** What netspan's device API shows of one interface. */
 export interface InterfaceView {
+  /** Of the latest reading: its time (Unix ns, decimal), status and out utilisation (absent until two polls gave a rate). */
+  timeUnixNano?: string;
   operStatus?: number;
-  /** Of the latest point; absent until two polls gave a rate. */
   outUtilisation?: number;
   statusChanges: { from: number; to: number }[];
 }
@@ -74,7 +74,6 @@ export class DeviceLab {
     readonly serverSide: RouterInterface,
     readonly collector: NetspanProcess,
     private readonly processes: { snmpd: LabProcess; server: LabProcess; agent: LabProcess },
-    readonly anomalyWindowMs: number,
   ) {}
 
   static async start(lab: Lab, o: DeviceLabOptions = {}): Promise<DeviceLab> {
@@ -104,7 +103,6 @@ export class DeviceLab {
     );
     await snmpd.waitForLine(/NET-SNMP version/, 15_000);
 
-    const anomalyWindow = o.anomalyWindow ?? '3s';
     const collector = await startNetspanIn(
       L.server.ns,
       `
@@ -122,7 +120,7 @@ processors:
     devices:
       "${L.client.routerIpv6}": { name: ${ROUTER_NAME}, ioam_node_ids: [${L.router.nodeId}] }
       "${L.server.ipv6}": { name: ${SERVER_NAME}, ioam_node_ids: [${L.serverNode.nodeId}] }
-    verdict: { anomaly_window: ${anomalyWindow} }
+    verdict: { ${o.anomalyWindow ? `anomaly_window: ${o.anomalyWindow}` : ''} }
 exporters:
   file: { path: $DIR/traces.jsonl }
   ui: { endpoint: "127.0.0.1:${UI_PORT}" }
@@ -154,7 +152,7 @@ service:
       dir,
     });
     await agent.waitForLine(/netspan agent started/, 20_000);
-    const deviceLab = new DeviceLab(lab, ioam, clientSide, serverSide, collector, { snmpd, server, agent }, parseDuration(anomalyWindow)!);
+    const deviceLab = new DeviceLab(lab, ioam, clientSide, serverSide, collector, { snmpd, server, agent });
     // netspan has polled the router's interfaces twice (status and rates) before anything happens.
     for (const i of [clientSide, serverSide])
       await deviceLab.awaitInterface(i, (v) => v.operStatus === 1 && v.outUtilisation !== undefined);
@@ -188,8 +186,9 @@ service:
     };
     const s = body.interfaces?.[0];
     if (!s) return undefined;
-    const { operStatus, outUtilisation } = s.points.at(-1) ?? {};
+    const { timeUnixNano, operStatus, outUtilisation } = s.points.at(-1) ?? {};
     return {
+      ...(timeUnixNano !== undefined ? { timeUnixNano } : {}),
       ...(operStatus !== undefined ? { operStatus } : {}),
       ...(outUtilisation !== undefined ? { outUtilisation } : {}),
       statusChanges: s.statusChanges,
@@ -210,6 +209,15 @@ service:
     if (!v)
       throw new Error(`netspan's device state of ${ROUTER_NAME} ${i.name} did not get there in ${timeoutMs} ms: ${JSON.stringify(last)}`);
     return v;
+  }
+
+  /**
+   * Waits until netspan has a reading of the interface taken after `unixMs`: whatever happens to
+   * the router from then on began after that time as far as netspan can tell (a change is placed
+   * between the reading before the one that saw it and that one).
+   */
+  awaitReadingAfter(i: RouterInterface, unixMs: number): Promise<InterfaceView> {
+    return this.awaitInterface(i, (v) => v.timeUnixNano !== undefined && BigInt(v.timeUnixNano) > BigInt(unixMs) * 1_000_000n);
   }
 
   /** `ip link set <interface> down|up` on the router. */
