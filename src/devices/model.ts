@@ -119,7 +119,10 @@ export interface IoamPoint extends IoamNodeState {
 
 /** An oper-status change of an interface. */
 export interface StatusChange {
+  /** The reading that showed the new status. */
   timeUnixNano: bigint;
+  /** The reading before it, which still showed the old status: the change happened after this. */
+  sinceUnixNano?: bigint;
   ifIndex: number;
   from: number;
   to: number;
@@ -132,6 +135,12 @@ export interface Anomaly {
   kind: AnomalyKind;
   /** When it was seen (the point's time; for a rate, the end of its interval). */
   timeUnixNano: bigint;
+  /**
+   * The earliest it can have begun: the reading before the one that saw it (a flap happened
+   * between two polls; a rate covers the interval since the previous reading). Absent when
+   * there is no earlier reading, or for anomalies of a single point.
+   */
+  sinceUnixNano?: bigint;
   /** The interface, for interface anomalies. */
   ifIndex?: number;
   interfaceName?: string;

@@ -170,15 +170,16 @@ describe('device state store: status, CPU, memory, IOAM', () => {
     ]);
     const series = store.seriesIn('192.0.2.1', 1, T0, T0 + 30n * S)!.interfaces[0]!;
     assert.deepEqual(series.statusChanges, [
-      { timeUnixNano: T0 + 10n * S, ifIndex: 1, from: 1, to: 2 },
-      { timeUnixNano: T0 + 30n * S, ifIndex: 1, from: 2, to: 1 },
+      { timeUnixNano: T0 + 10n * S, sinceUnixNano: T0, ifIndex: 1, from: 1, to: 2 },
+      { timeUnixNano: T0 + 30n * S, sinceUnixNano: T0 + 20n * S, ifIndex: 1, from: 2, to: 1 },
     ]);
     const state = store.stateAt('192.0.2.1', 1, T0 + 25n * S, 10n * S)!;
     assert.equal(state.interfaces[0]!.latest.value.operStatus, 2);
     assert.equal(state.interfaces[0]!.latest.ageNano, 5n * S);
+    // Each flap is stamped at the reading that saw it, and happened after the reading before.
     assert.deepEqual(
-      state.anomalies.map((a) => [a.kind, a.timeUnixNano, a.detail]),
-      [['flap', T0 + 30n * S, 'oper status down → up']],
+      state.anomalies.map((a) => [a.kind, a.sinceUnixNano, a.timeUnixNano, a.detail]),
+      [['flap', T0 + 20n * S, T0 + 30n * S, 'oper status down → up']],
     );
     assert.deepEqual(
       store.stateAt('192.0.2.1', 1, T0 + 20n * S, 15n * S)!.anomalies.map((a) => a.detail),
@@ -227,11 +228,12 @@ describe('device state store: anomalies', () => {
     ]);
     const s = store.stateAt('192.0.2.1', 1, T0 + 20n * S, 20n * S)!;
     assert.deepEqual(
-      s.anomalies.map((a) => [a.kind, a.timeUnixNano, a.value]),
+      s.anomalies.map((a) => [a.kind, a.sinceUnixNano, a.timeUnixNano, a.value]),
       [
-        ['high_utilisation', T0 + 10n * S, 0.9],
-        ['error_burst', T0 + 10n * S, 3],
-        ['discard_burst', T0 + 10n * S, 6],
+        // Rates over the interval (T0, T0 + 10 s]: stamped at its end, begun after its start.
+        ['high_utilisation', T0, T0 + 10n * S, 0.9],
+        ['error_burst', T0, T0 + 10n * S, 3],
+        ['discard_burst', T0, T0 + 10n * S, 6],
       ],
     );
     // Outside the window: nothing.

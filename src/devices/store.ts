@@ -493,7 +493,13 @@ export class DeviceStateStore {
 
     if (reading.operStatus !== undefined) {
       if (s.lastStatus !== undefined && s.lastStatus !== reading.operStatus) {
-        s.changes.push({ timeUnixNano: t, ifIndex: s.ifIndex, from: s.lastStatus, to: reading.operStatus });
+        s.changes.push({
+          timeUnixNano: t,
+          ...(lastPoint ? { sinceUnixNano: lastPoint.timeUnixNano } : {}),
+          ifIndex: s.ifIndex,
+          from: s.lastStatus,
+          to: reading.operStatus,
+        });
         this.trim(s.changes);
       }
       s.lastStatus = reading.operStatus;
@@ -573,6 +579,7 @@ export class DeviceStateStore {
         out.push({
           kind: 'flap',
           timeUnixNano: c.timeUnixNano,
+          ...(c.sinceUnixNano !== undefined ? { sinceUnixNano: c.sinceUnixNano } : {}),
           ...base(),
           value: c.to,
           detail: `oper status ${statusName(c.from)} → ${statusName(c.to)}`,
@@ -587,11 +594,13 @@ export class DeviceStateStore {
             detail: 'counters went back (no plausible wrap)',
           });
         if (p.noRate !== undefined) continue;
+        const since = p.intervalNano !== undefined ? { sinceUnixNano: p.timeUnixNano - p.intervalNano } : {};
         const util = Math.max(p.inUtilisation ?? 0, p.outUtilisation ?? 0);
         if (util > o.utilisationThreshold)
           out.push({
             kind: 'high_utilisation',
             timeUnixNano: p.timeUnixNano,
+            ...since,
             ...base(),
             value: util,
             threshold: o.utilisationThreshold,
@@ -602,6 +611,7 @@ export class DeviceStateStore {
           out.push({
             kind: 'error_burst',
             timeUnixNano: p.timeUnixNano,
+            ...since,
             ...base(),
             value: errors,
             threshold: o.errorRateThreshold,
@@ -612,6 +622,7 @@ export class DeviceStateStore {
           out.push({
             kind: 'discard_burst',
             timeUnixNano: p.timeUnixNano,
+            ...since,
             ...base(),
             value: discards,
             threshold: o.discardRateThreshold,

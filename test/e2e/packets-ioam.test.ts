@@ -23,17 +23,18 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, missingCommands, namespaceSupport } from './lab/netns.js';
 import { ioamLab, type IoamLab } from './lab/ioam.js';
 import { CLT_APP_PATH, type ClientRecord } from './lab/clt-app.js';
+import { enrichedSummaries, ioamHopsOf, runCltClient, startIoamAgent, type CltClientOptions } from './lab/clt-stack.js';
 import { startNetspanIn } from './lab/netspan.js';
 import { NFQ_COMMANDS, startNfqDelay, type NfqStats } from './lab/nfq.js';
-import { readTraceFile, type FileSpan } from './lab/otlp-file.js';
+import type { FileSpan } from './lab/otlp-file.js';
 import { poll, type LabProcess } from './lab/proc.js';
-import { CLI, type NetspanProcess } from './netspan-process.js';
+import type { NetspanProcess } from './netspan-process.js';
 import { nativeAvailable } from '../../src/native/index.js';
 
 const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
@@ -124,80 +125,20 @@ service:
     await lab?.destroy();
   });
 
-  function startAgent(ns: string, observer: string, interfaces: string[], output: string, ioamEvents: boolean): LabProcess {
-    const config = join(dir, `agent-${observer}.yaml`);
-    writeFileSync(
-      config,
-      `
-capture:
-  interfaces: [${interfaces.join(', ')}]
-  # BPF "tcp port" does not look past IPv6 extension headers (the Hop-by-Hop header), so the
-  # filter only leaves out the OTLP traffic to the collector, which carries none.
-  filter: "ip6 and not tcp port ${OTLP_PORT}"
-  ioam_events: ${ioamEvents}
-observer: { name: ${observer} }
-exporter:
-  otlphttp: { endpoint: "http://[${L.server.ipv6}]:${OTLP_PORT}" }
-  batch: { send_batch_size: 256, timeout: 100ms }
-output: { path: ${output} }
-telemetry: { logs: { level: info } }
-`,
-    );
-    return lab.spawn(ns, [process.execPath, CLI, 'agent', '--config', config], { maxLifetimeMs: 600_000 });
-  }
-
-  /** Runs the instrumented client; its per-request records. */
-  async function runClient(extra: string[]): Promise<ClientRecord[]> {
-    const r = await lab.exec(
-      L.client.ns,
-      [
-        process.execPath,
-        CLT_APP_PATH,
-        'client',
-        '--url',
-        serverUrl,
-        '--otlp',
-        otlpUrl,
-        '--clt',
-        String(NAMESPACE),
-        '--trace-type',
-        String(TRACE_TYPE),
-        '--nodes',
-        '3',
-        ...extra,
-      ],
-      { timeoutMs: 300_000 },
-    );
-    const lines = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as ClientRecord & { done?: boolean; warnings?: string[] });
-    const done = lines.find((l) => l.done);
-    assert.ok(done, `client did not finish:\n${r.stdout}\n${r.stderr}`);
-    assert.deepEqual(done.warnings, [], 'CLT must be on in the client (root, IPv6, addon)');
-    const records = lines.filter((l) => !l.done);
-    assert.ok(records.every((x) => x.status === 200));
-    return records;
-  }
-
-  /** The enriched spans once every request's client span has its network summary (or the timeout). */
-  async function enriched(records: ClientRecord[]): Promise<{ spans: FileSpan[]; summaries: Map<string, FileSpan> }> {
-    const want = new Set(records.map((r) => r.clientSpanId));
-    let spans: FileSpan[] = [];
-    const summaries = new Map<string, FileSpan>();
-    await poll(
-      () => {
-        spans = readTraceFile(tracesPath());
-        summaries.clear();
-        for (const s of spans)
-          if (s.scope === 'netspan' && s.name.startsWith('network ') && want.has(s.parentSpanId)) summaries.set(s.parentSpanId, s);
-        return summaries.size >= want.size ? true : undefined;
-      },
-      60_000,
-      500,
-    );
-    return { spans, summaries };
-  }
+  const client = (): CltClientOptions => ({ url: serverUrl, otlp: otlpUrl, namespaceId: NAMESPACE, traceType: TRACE_TYPE, nodes: 3 });
+  const runClient = (extra: string[]) => runCltClient(lab, L.client.ns, client(), extra);
+  const enriched = (records: ClientRecord[]) => enrichedSummaries(tracesPath(), records);
+  const startAgent = (ns: string, observer: string, interfaces: string[], output: string, ioamEvents: boolean) =>
+    startIoamAgent(lab, {
+      ns,
+      observer,
+      interfaces,
+      output,
+      ioamEvents,
+      collectorUrl: `http://[${L.server.ipv6}]:${OTLP_PORT}`,
+      otlpPort: OTLP_PORT,
+      dir,
+    });
 
   function observedBySpan(): Map<string, Observed[]> {
     const out = new Map<string, Observed[]>();
@@ -214,8 +155,7 @@ telemetry: { logs: { level: info } }
     return out;
   }
 
-  const hopsOf = (spans: FileSpan[], summary: FileSpan) =>
-    spans.filter((s) => s.parentSpanId === summary.spanId && s.name.endsWith('(IOAM)'));
+  const hopsOf = ioamHopsOf;
   const nodeTimeNs = (s: FileSpan) =>
     BigInt(s.attributes['ioam.timestamp_seconds'] as number) * 1_000_000_000n +
     BigInt(s.attributes['ioam.timestamp_subseconds'] as number) * 1000n;

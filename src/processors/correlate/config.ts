@@ -134,7 +134,11 @@ export const verdictSchema = z
     utilisation: z.number().positive().max(10).default(0.9),
     /** A device at least this busy (average CPU %, hrProcessorLoad) is overloaded. */
     cpu_percent: z.number().positive().max(100).default(90),
-    /** Anomalies (flaps, error or discard bursts) count from this long before a span to this long after it. */
+    /**
+     * Anomalies (flaps, error or discard bursts) count from this long before a request's start;
+     * after it only those that may have begun before its end (see verdict.ts). At least the
+     * polling interval, so that a flap's down time is seen whole.
+     */
     anomaly_window: duration().default('10s'),
     /** Device state older than this at the span's time is not shown. */
     state_max_age: duration().default('5m'),

@@ -366,9 +366,17 @@ export class Correlator {
           ? nsToMs(p.conn.client.span.endTimeUnixNano - p.conn.client.span.startTimeUnixNano) -
             nsToMs(p.conn.server.span.endTimeUnixNano - p.conn.server.span.startTimeUnixNano)
           : undefined;
-      const verdict = deviceStateAndVerdict(spans.slice(1), this.devices, this.config.verdict, this.networkMetrics, shareMs);
+      const summary = spans[0]!;
+      const verdict = deviceStateAndVerdict(
+        spans.slice(1),
+        { startUnixNano: summary.startTimeUnixNano, endUnixNano: summary.endTimeUnixNano },
+        this.devices,
+        this.config.verdict,
+        this.networkMetrics,
+        shareMs,
+      );
       if (verdict) {
-        spans[0]!.attributes.push(...verdictAttributes(verdict));
+        summary.attributes.push(...verdictAttributes(verdict));
         report.verdicts[verdict.rule] = (report.verdicts[verdict.rule] ?? 0) + 1;
       }
       if (reparent && server) server.parentSpanId = spans[0]!.spanId;

@@ -176,6 +176,85 @@ test('a quiet network: no verdict at all, but the state is on the hop', async ()
   assert.equal(attr(router, 'netspan.interface.out.utilisation'), 0.08);
 });
 
+// The request runs from 1000 ms to 1020.05 ms; its network share (client − server) is 20 ms.
+const { up, down } = OPER_STATUS;
+
+test('a flap during the request: added_ms is the network share the request lost, not the IOAM hop transit', async () => {
+  const flap = [poll(0, 0n), poll(500, 10_000n, { operStatus: down }), poll(1010, 20_000n, { operStatus: up })];
+  const { summary } = await enrich(flap, 0.05, 0);
+  assert.equal(attr(summary, 'netspan.verdict.rule'), 'interface_flap');
+  assert.equal(attr(summary, 'netspan.verdict.added_ms'), 20);
+  assert.equal(attr(summary, 'netspan.verdict'), 'porthos por1: link flap during the request (oper status up → down)');
+});
+
+test("a flap seen at the first poll after the request, whose previous poll was before its end, is the request's", async () => {
+  // The poll at 0 saw up, the one at 1500 down: the link went down between them, maybe during the request.
+  const flap = [poll(0, 0n), poll(1500, 10_000n, { operStatus: down }), poll(2000, 20_000n, { operStatus: up })];
+  const { summary, router } = await enrich(flap, 0.05, 0);
+  assert.equal(attr(summary, 'netspan.verdict.rule'), 'interface_flap');
+  assert.equal(attr(summary, 'netspan.verdict.interface'), 'por1');
+  // The way back up (seen at 2000, after a poll at 1500 that still saw down) began after the request.
+  assert.deepEqual(
+    router.events.map((e) => e.name),
+    ['anomaly: flap'],
+  );
+});
+
+test('a fast request just before a flap that the next poll saw: no verdict (the link may have gone down after it)', async () => {
+  const flap = [poll(0, 0n), poll(1500, 10_000n, { operStatus: down }), poll(2000, 20_000n, { operStatus: up })];
+  const { summary } = await enrich(flap, 0.05, 0, {}, undefined, 2);
+  assert.equal(attr(summary, 'netspan.verdict'), undefined);
+});
+
+test('a fast request while a poll saw the link down: no verdict (readings lag the link; a request a down link hurt is slow)', async () => {
+  const flap = [poll(0, 0n), poll(1001, 10_000n, { operStatus: down }), poll(2000, 20_000n, { operStatus: up })];
+  const { summary, router } = await enrich(flap, 0.05, 0, {}, undefined, 2);
+  assert.equal(attr(summary, 'netspan.verdict'), undefined);
+  assert.ok(
+    router.events.some((e) => e.name === 'anomaly: flap'),
+    'the flap is still shown on the hop',
+  );
+});
+
+test('a flap that began after the request ended does not explain it, even a slow one', async () => {
+  // A slow request (1000 to 1050.05 ms); the poll at 1100, after its end, still saw up: the flap is wholly after it.
+  const flap = [poll(0, 0n), poll(1100, 0n), poll(1500, 10_000n, { operStatus: down }), poll(2000, 20_000n, { operStatus: up })];
+  const { summary, router } = await enrich(flap, 0.05, 0, {}, undefined, 50);
+  assert.equal(attr(summary, 'netspan.verdict'), undefined);
+  assert.deepEqual(router.events, [], 'no anomaly event for what came after the request');
+});
+
+test('a link that went down and came back before a fast request: no verdict', async () => {
+  const flap = [poll(-2000, 0n), poll(-1000, 0n, { operStatus: down }), poll(0, 0n, { operStatus: up }), poll(900, 0n)];
+  const { summary } = await enrich(flap, 0.05, 0, {}, undefined, 2);
+  assert.equal(attr(summary, 'netspan.verdict'), undefined);
+});
+
+test('a slow request after a flap that was over before it began: no verdict', async () => {
+  const flap = [poll(-3000, 0n), poll(-2000, 0n, { operStatus: down }), poll(-1000, 0n, { operStatus: up }), poll(900, 0n)];
+  const { summary, router } = await enrich(flap, 0.05, 0, {}, undefined, 50);
+  assert.equal(attr(summary, 'netspan.verdict'), undefined);
+  assert.equal(router.events.length, 2, 'the flap within the anomaly window is shown on the hop');
+});
+
+test('two flaps that may both have hit the request: the verdict names the one seen nearest to it, not the first', async () => {
+  const flaps = [
+    poll(0, 0n),
+    poll(990, 0n, { operStatus: OPER_STATUS.lowerLayerDown }),
+    poll(1005, 0n, { operStatus: up }),
+    poll(1015, 0n, { operStatus: down }),
+    poll(2000, 0n, { operStatus: up }),
+  ];
+  const { summary } = await enrich(flaps, 0.05, 0);
+  assert.equal(attr(summary, 'netspan.verdict'), 'porthos por1: link flap during the request (oper status up → down)');
+});
+
+test("a queue on the request's own hop wins over a flap before the request", async () => {
+  const flaps = [poll(-3000, 0n), poll(-2000, 0n, { operStatus: down }), poll(-1000, 0n, { operStatus: up }), poll(900, 0n)];
+  const { summary } = await enrich(flaps, 100.4, 1380);
+  assert.equal(attr(summary, 'netspan.verdict.rule'), 'ioam_queue');
+});
+
 test("a flap outside the anomaly window is not the request's", async () => {
   const flap = [poll(-60_000, 0n, { operStatus: OPER_STATUS.down }), poll(-59_000, 0n), poll(0, 0n), poll(1000, 20_000n)];
   const { summary } = await enrich(flap, 0.05, 0);

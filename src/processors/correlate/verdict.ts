@@ -7,11 +7,13 @@
  *    name) and, where the evidence says, to an interface (flow out index, IOAM egress id — taken
  *    as the ifIndex, see README —, the interface the request left by). It gets that state at the
  *    span's start (utilisation, errors, discards, oper status, CPU, memory, with their age) and
- *    one event per anomaly of the device's path interfaces within span ± anomaly_window.
+ *    one event per anomaly of the device's path interfaces that can bear on the request: seen
+ *    from anomaly_window before the request's start and begun before its end (see
+ *    mayHaveBegunBefore for the margin polling needs).
  * 2. The verdict: the first rule below that fires on the connection's evidence, with the facts
  *    that support it. No rule, no verdict: nothing is claimed without evidence. The rules on
  *    device state alone need the connection to have been slow on the network (see decide()).
- *      interface_flap         an oper-status change of a path interface in the window
+ *      interface_flap         a path interface may have been down during the request
  *      ioam_queue             an IOAM hop ≥ min_hop_ms with a queue depth ≥ min_queue_bytes
  *      interface_utilisation  a path interface at ≥ utilisation (either direction)
  *      ioam_transit           an IOAM hop ≥ min_hop_ms without a queue
@@ -23,7 +25,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { DeviceStateStore } from '../../devices/store.js';
-import type { Anomaly, DeviceStateAt, InterfaceStateAt } from '../../devices/model.js';
+import { OPER_STATUS, type Anomaly, type DeviceStateAt, type InterfaceStateAt } from '../../devices/model.js';
 import type { KeyValue } from '../../wire/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { Span_EventSchema, type Span } from '../../wire/otlp/gen/opentelemetry/proto/trace/v1/trace_pb.js';
 import type { VerdictConfig } from './config.js';
@@ -147,22 +149,50 @@ function deviceHop(span: Span, store: DeviceStateStore | undefined): DeviceHop |
 const nsToMs = (ns: bigint): number => Number(ns / 1000n) / 1000;
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-/** The state of a device at `t`: of its path interfaces when the store knows one, else of the device alone. */
-function stateOf(store: DeviceStateStore, hop: DeviceHop, t: bigint, windowNs: bigint): DeviceStateAt | undefined {
+/** The state of a device at `t`: of its first path interface the store knows, else of the device alone. */
+function stateOf(store: DeviceStateStore, hop: DeviceHop, t: bigint): DeviceStateAt | undefined {
   for (const iface of hop.interfaces) {
-    const s = store.stateAt(hop.device, iface, t, windowNs);
-    if (s) {
-      // The other path interface's anomalies count too (a flap on the way in).
-      for (const other of hop.interfaces)
-        if (other !== iface)
-          s.anomalies.push(...store.anomaliesIn(hop.device, other, t - windowNs, t + windowNs).filter((a) => a.ifIndex !== undefined));
-      return s;
-    }
+    const s = store.stateAt(hop.device, iface, t, 0n);
+    if (s) return s;
   }
-  const s = store.stateAt(hop.device, undefined, t, windowNs);
-  if (!s) return undefined;
+  const s = store.stateAt(hop.device, undefined, t, 0n);
   // Without a path interface only device-wide facts are the hop's: not another interface's.
-  return { ...s, interfaces: [], anomalies: s.anomalies.filter((a) => a.ifIndex === undefined) };
+  return s && { ...s, interfaces: [] };
+}
+
+/** The request a verdict is about: the summary's interval (the client span's, the server's when alone). */
+export interface RequestInterval {
+  startUnixNano: bigint;
+  endUnixNano: bigint;
+}
+
+/**
+ * An anomaly can only explain a request if it may have begun before the request ended. Device
+ * state is stamped when it is read (a poll, a counter sample), after the fact: a flap during a
+ * request is seen at the next poll, which may come after the request's end. So the margin is on
+ * the end side and is exact rather than guessed: the anomaly began after the reading before the
+ * one that saw it (`sinceUnixNano`), and it counts when that reading was before the request's
+ * end. An anomaly whose previous reading was already after the end happened after the request.
+ */
+function mayHaveBegunBefore(a: Anomaly, endUnixNano: bigint): boolean {
+  return a.sinceUnixNano !== undefined ? a.sinceUnixNano < endUnixNano : a.timeUnixNano <= endUnixNano;
+}
+
+/** Whether an anomaly is about one of the hop's path interfaces (or the device as a whole). */
+function onPath(hop: DeviceHop, a: Anomaly): boolean {
+  if (a.ifIndex === undefined) return true;
+  return hop.interfaces.some((i) => (typeof i === 'number' ? i === a.ifIndex : i === a.interfaceName || i === String(a.ifIndex)));
+}
+
+/**
+ * The anomalies of the hop's path interfaces (or, without one, of the device alone) that can
+ * bear on the request: seen from anomaly_window before its start, begun before its end.
+ */
+function anomaliesFor(store: DeviceStateStore, hop: DeviceHop, request: RequestInterval, windowNs: bigint): Anomaly[] {
+  const pathKnown = hop.state !== undefined && hop.state.interfaces.length > 0;
+  return store
+    .anomaliesIn(hop.device, undefined, request.startUnixNano - windowNs, request.endUnixNano + windowNs)
+    .filter((a) => (pathKnown ? onPath(hop, a) : a.ifIndex === undefined) && mayHaveBegunBefore(a, request.endUnixNano));
 }
 
 function addStateAttributes(hop: DeviceHop, state: DeviceStateAt, config: VerdictConfig): void {
@@ -242,12 +272,83 @@ function utilisationOf(hop: DeviceHop): { value: number; iface: InterfaceStateAt
 const pct = (v: number) => `${Math.round(v * 100)} %`;
 
 /**
- * The first rule that fires (see the module comment), or undefined. Device state alone does not
- * make a request slow: the state rules (utilisation, errors, discards, CPU, and a flap outside the
- * span) fire only when the connection's network time was notable — a hop or a stay in a device of
- * at least min_hop_ms, or a network share (client − server) of at least that.
+ * When an interface may have been down, from its flaps (in time order): from the reading before
+ * the one that saw it go down (`from`; open when it went down before the anomalies looked at) to
+ * the reading that saw it up again (`to`; open while it is still down). `flap` is the change
+ * shown: the one to down, else the one back up.
  */
-export function decide(hops: readonly DeviceHop[], config: VerdictConfig, networkShareMs?: number): Verdict | undefined {
+interface DownTime {
+  from?: bigint;
+  to?: bigint;
+  flap: Anomaly;
+}
+
+function downTimes(anomalies: readonly Anomaly[]): DownTime[] {
+  const open = new Map<number | string | undefined, DownTime>();
+  const out: DownTime[] = [];
+  for (const a of anomalies) {
+    if (a.kind !== 'flap') continue;
+    const key = a.ifIndex ?? a.interfaceName;
+    const down = open.get(key);
+    if (a.value !== OPER_STATUS.up) {
+      if (down) continue; // down → another not-up status: the same down time
+      const d: DownTime = { from: a.sinceUnixNano ?? a.timeUnixNano, flap: a };
+      open.set(key, d);
+      out.push(d);
+    } else if (down) {
+      down.to = a.timeUnixNano;
+      open.delete(key);
+    } else out.push({ to: a.timeUnixNano, flap: a });
+  }
+  return out;
+}
+
+/** How far an anomaly was seen from the request: 0 while it ran. */
+function distance(a: Anomaly, request: RequestInterval): bigint {
+  if (a.timeUnixNano < request.startUnixNano) return request.startUnixNano - a.timeUnixNano;
+  if (a.timeUnixNano > request.endUnixNano) return a.timeUnixNano - request.endUnixNano;
+  return 0n;
+}
+
+/**
+ * For a request slow on the network, the down time of a path interface that overlaps it (the
+ * link may have been down while it ran) whose flap was seen nearest to it, over every hop (path
+ * order breaks ties). A fast request is never claimed: a link down while a request runs stalls it
+ * (retransmissions), and readings lag the link — polls are seconds apart and agents cache (snmpd
+ * reports an interface's status seconds late) — so "down while it ran" by the readings alone also
+ * takes in requests that were never hurt. A flap whose down time ended before the request is not
+ * its cause.
+ */
+function nearestFlap(
+  hops: readonly DeviceHop[],
+  request: RequestInterval,
+  notable: boolean,
+): { hop: DeviceHop; time: DownTime } | undefined {
+  if (!notable) return undefined;
+  let best: { hop: DeviceHop; time: DownTime; distance: bigint } | undefined;
+  for (const hop of hops)
+    for (const time of downTimes(hop.anomalies)) {
+      // A down time that began after the request's end never gets here (see anomaliesFor).
+      const during =
+        (time.from === undefined || time.from < request.endUnixNano) && (time.to === undefined || time.to >= request.startUnixNano);
+      const d = distance(time.flap, request);
+      if (during && (!best || d < best.distance)) best = { hop, time, distance: d };
+    }
+  return best;
+}
+
+/**
+ * The first rule that fires (see the module comment), or undefined. Device state alone does not
+ * make a request slow: the state rules (flaps, utilisation, errors, discards, CPU) fire only when
+ * the connection's network time was notable — a hop or a stay in a device of at least min_hop_ms,
+ * or a network share (client − server) of at least that.
+ */
+export function decide(
+  hops: readonly DeviceHop[],
+  config: VerdictConfig,
+  request: RequestInterval,
+  networkShareMs?: number,
+): Verdict | undefined {
   const notable =
     (networkShareMs ?? 0) >= config.min_hop_ms ||
     hops.some((h) => (h.ioamTransitMs ?? 0) >= config.min_hop_ms || (h.timeInDeviceMs ?? 0) >= config.min_hop_ms);
@@ -262,19 +363,20 @@ export function decide(hops: readonly DeviceHop[], config: VerdictConfig, networ
   const slowest = (pick: (h: DeviceHop) => number | undefined) =>
     hops.filter((h) => (pick(h) ?? -1) >= config.min_hop_ms).sort((a, b) => pick(b)! - pick(a)!)[0];
 
-  for (const hop of hops) {
-    const during = (a: Anomaly) => a.timeUnixNano >= hop.span.startTimeUnixNano && a.timeUnixNano <= hop.span.endTimeUnixNano;
-    const flap = hop.anomalies.find((a) => a.kind === 'flap' && (notable || during(a)));
-    if (flap) {
-      const iface = flap.interfaceName ?? flap.ifIndex;
-      const v: Verdict = {
-        rule: 'interface_flap',
-        cause: 'link_flap',
-        device: hop.label,
-        text: `${where(hop, iface)}: link flap (${flap.detail})`,
-      };
-      return withIface(hop.ioamTransitMs !== undefined ? { ...v, addedMs: hop.ioamTransitMs } : v, hop, iface);
-    }
+  const flap = nearestFlap(hops, request, notable);
+  if (flap) {
+    const { hop, time } = flap;
+    const iface = time.flap.interfaceName ?? time.flap.ifIndex;
+    const v: Verdict = {
+      rule: 'interface_flap',
+      cause: 'link_flap',
+      device: hop.label,
+      text: `${where(hop, iface)}: link flap during the request (${time.flap.detail})`,
+    };
+    // What the flap cost is the request's time on the network (the IOAM hop of a packet that got
+    // through after it says nothing of the wait).
+    const added = networkShareMs !== undefined && networkShareMs > 0 ? { addedMs: round(networkShareMs, 3) } : {};
+    return withIface({ ...v, ...added }, hop, iface);
   }
   const queued = slowest((h) => ((h.queueDepth ?? 0) >= config.min_queue_bytes ? h.ioamTransitMs : undefined));
   if (queued) {
@@ -349,10 +451,11 @@ export function decide(hops: readonly DeviceHop[], config: VerdictConfig, networ
 
 /**
  * Adds device state to the device spans among `spans` and returns the verdict for their
- * connection (the caller writes it on the summary). `start`/`end`: the connection's interval.
+ * connection (the caller writes it on the summary). `request`: the connection's interval.
  */
 export function deviceStateAndVerdict(
   spans: readonly Span[],
+  request: RequestInterval,
   store: DeviceStateStore | undefined,
   config: VerdictConfig,
   metrics?: NetworkMetrics,
@@ -364,19 +467,15 @@ export function deviceStateAndVerdict(
     const hop = deviceHop(span, store);
     if (!hop) continue;
     hops.push(hop);
-    const state = store ? stateOf(store, hop, span.startTimeUnixNano, windowNs) : undefined;
-    if (state) {
+    const state = store ? stateOf(store, hop, span.startTimeUnixNano) : undefined;
+    if (store && state) {
       hop.state = state;
-      // Anomalies around the span itself, not only around its start.
-      const end = span.endTimeUnixNano > span.startTimeUnixNano ? span.endTimeUnixNano : span.startTimeUnixNano;
-      hop.anomalies = state.anomalies.filter(
-        (a) => a.timeUnixNano >= span.startTimeUnixNano - windowNs && a.timeUnixNano <= end + windowNs,
-      );
+      hop.anomalies = anomaliesFor(store, hop, request, windowNs);
       addStateAttributes(hop, state, config);
       addAnomalyEvents(hop);
     }
   }
-  const verdict = config.enabled ? decide(hops, config, networkShareMs) : undefined;
+  const verdict = config.enabled ? decide(hops, config, request, networkShareMs) : undefined;
   if (metrics) recordMetrics(hops, verdict, metrics);
   return verdict;
 }

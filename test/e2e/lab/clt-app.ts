@@ -14,7 +14,9 @@
  *       `--clt NS`, `enableHttpClt` (netspan/clt) is on: the packets of each request carry its
  *       client span's ids and an IOAM trace of namespace NS. A request with `--body` is a POST
  *       of that many bytes. Prints one JSON line per request (see ClientRecord), then
- *       {"done":true,"warnings":[...]} after the SDK has flushed.
+ *       {"done":true,"warnings":[...]} after the SDK has flushed. SIGTERM ends the run early:
+ *       no new request starts, the ones in flight finish, then the same flush and last line
+ *       (so a test can send requests for as long as a condition it awaits takes).
  *
  * Importing the module runs nothing (the test runner loads every file under test/).
  */
@@ -108,6 +110,8 @@ async function client(a: Map<string, string>): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const tracer = trace.getTracer('clt-app');
   let next = 0;
+  let stopping = false;
+  process.once('SIGTERM', () => (stopping = true));
   const one = (seq: number): Promise<ClientRecord> =>
     tracer.startActiveSpan(`request ${seq}`, (root) => {
       const startMs = Date.now();
@@ -142,7 +146,7 @@ async function client(a: Map<string, string>): Promise<void> {
       });
     });
   const worker = async (): Promise<void> => {
-    for (let seq = next++; seq < requests; seq = next++) {
+    for (let seq = next++; seq < requests && !stopping; seq = next++) {
       const r = await context.with(context.active(), () => one(seq));
       process.stdout.write(JSON.stringify(r) + '\n');
       if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));

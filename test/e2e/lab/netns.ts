@@ -10,6 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { LabProcess, run, type RunOptions, type RunResult, type SpawnOptions } from './proc.js';
 
+/** Running in CI (CI set, not "false"/"0"): a lab test that cannot run there fails instead of skipping. */
+export const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
+
 /** Every lab namespace name starts with this, then the pid of the test process. */
 export const LAB_NS_PREFIX = 'nslab';
 

@@ -20,6 +20,8 @@ export interface FileSpan {
   startUnixNano: bigint;
   endUnixNano: bigint;
   attributes: Record<string, AttrValue>;
+  /** Span events: name and attributes. */
+  events: { name: string; attributes: Record<string, AttrValue> }[];
   /** The output line it came from (0-based): spans of one release share it. */
   line: number;
 }
@@ -72,6 +74,7 @@ export function readTraceFile(path: string): FileSpan[] {
             startTimeUnixNano: string;
             endTimeUnixNano: string;
             attributes?: JsonKv[];
+            events?: { name?: string; attributes?: JsonKv[] }[];
           }[];
         }[];
       }[];
@@ -91,6 +94,7 @@ export function readTraceFile(path: string): FileSpan[] {
             startUnixNano: BigInt(s.startTimeUnixNano),
             endUnixNano: BigInt(s.endTimeUnixNano),
             attributes: attributes(s.attributes),
+            events: (s.events ?? []).map((e) => ({ name: e.name ?? '', attributes: attributes(e.attributes) })),
             line,
           });
     }
