@@ -23,17 +23,18 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, missingCommands, namespaceSupport } from './lab/netns.js';
 import { ioamLab, type IoamLab } from './lab/ioam.js';
 import { CLT_APP_PATH, type ClientRecord } from './lab/clt-app.js';
 import { startNetspanIn } from './lab/netspan.js';
+import { agentObservationsPath, startAgentIn } from './lab/agent.js';
 import { NFQ_COMMANDS, startNfqDelay, type NfqStats } from './lab/nfq.js';
 import { readTraceFile, type FileSpan } from './lab/otlp-file.js';
 import { poll, type LabProcess } from './lab/proc.js';
-import { CLI, type NetspanProcess } from './netspan-process.js';
+import type { NetspanProcess } from './netspan-process.js';
 import { nativeAvailable } from '../../src/native/index.js';
 
 const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
@@ -76,7 +77,7 @@ describe('packet evidence: IOAM and CLT through a router, agent, collector', { t
   let server: LabProcess;
   let agent: LabProcess;
   const tracesPath = () => join(collector.dir, 'traces.jsonl');
-  const observationsPath = () => join(dir, 'observations.jsonl');
+  const observationsPath = () => agentObservationsPath(dir, 'aramis');
   let serverUrl: string;
   let otlpUrl: string;
 
@@ -113,7 +114,7 @@ service:
       },
     );
     await server.waitForLine(/"ready":true/, 20_000);
-    agent = startAgent(L.server.ns, 'aramis', [L.server.ifname], observationsPath(), true);
+    agent = startAgent(L.server.ns, 'aramis', [L.server.ifname], true);
     await agent.waitForLine(/netspan agent started/, 20_000);
   });
 
@@ -124,26 +125,17 @@ service:
     await lab?.destroy();
   });
 
-  function startAgent(ns: string, observer: string, interfaces: string[], output: string, ioamEvents: boolean): LabProcess {
-    const config = join(dir, `agent-${observer}.yaml`);
-    writeFileSync(
-      config,
-      `
-capture:
-  interfaces: [${interfaces.join(', ')}]
-  # BPF "tcp port" does not look past IPv6 extension headers (the Hop-by-Hop header), so the
-  # filter only leaves out the OTLP traffic to the collector, which carries none.
-  filter: "ip6 and not tcp port ${OTLP_PORT}"
-  ioam_events: ${ioamEvents}
-observer: { name: ${observer} }
-exporter:
-  otlphttp: { endpoint: "http://[${L.server.ipv6}]:${OTLP_PORT}" }
-  batch: { send_batch_size: 256, timeout: 100ms }
-output: { path: ${output} }
-telemetry: { logs: { level: info } }
-`,
-    );
-    return lab.spawn(ns, [process.execPath, CLI, 'agent', '--config', config], { maxLifetimeMs: 600_000 });
+  function startAgent(ns: string, observer: string, interfaces: string[], ioamEvents: boolean): LabProcess {
+    return startAgentIn(lab, ns, {
+      observer,
+      interfaces,
+      otlpEndpoint: `http://[${L.server.ipv6}]:${OTLP_PORT}`,
+      // BPF "tcp port" does not look past IPv6 extension headers (the Hop-by-Hop header), so the
+      // filter only leaves out the OTLP traffic to the collector, which carries none.
+      filter: `ip6 and not tcp port ${OTLP_PORT}`,
+      ioamEvents,
+      dir,
+    });
   }
 
   /** Runs the instrumented client; its per-request records. */
@@ -302,8 +294,7 @@ telemetry: { logs: { level: info } }
   });
 
   test('a 100 ms delay on the router shows as the router hop: 100 ms ± 2 ms; the router agent sees each request twice', async () => {
-    const routerObservations = join(dir, 'router-observations.jsonl');
-    const routerAgent = startAgent(L.router.ns, 'porthos', [L.router.ingress, L.router.egress!], routerObservations, false);
+    const routerAgent = startAgent(L.router.ns, 'porthos', [L.router.ingress, L.router.egress!], false);
     await routerAgent.waitForLine(/netspan agent started/, 20_000);
     const delay = await startNfqDelay(lab, L.router.ns, { outInterface: L.router.egress!, queue: 0, delayMs: 100 });
     let records: ClientRecord[];
