@@ -3,8 +3,9 @@
  * tc and as IOAM saw it, verdicts), per second (for the plot), the markdown report and the SVG.
  * Pure functions of the run's records, except writeReport, which writes the files.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { MachineInfo } from '../common/machine.js';
 import { markdownTable } from '../common/results.js';
 import { round } from '../common/util.js';
@@ -17,6 +18,9 @@ export const PHASES: readonly { name: PhaseName; label: string; congested: boole
   { name: 'evidence', label: '3 congestion + netspan evidence', congested: true },
   { name: 'recovery', label: '4 recovery', congested: false },
 ];
+
+/** The long-lived processes on the server whose CPU each phase records. */
+export type ServerSideProcess = 'collector' | 'agent' | 'server';
 
 export interface QueueSample {
   tMs: number;
@@ -60,6 +64,9 @@ export interface PhaseSummary {
   ioamQueueBytes?: { p50: number; max: number; nonZeroPercent: number };
   routerTransitMs?: { p50: number; p99: number };
   verdictPercent: number;
+  /** Why requests got no verdict, when CLT was on: counts per reason. */
+  noVerdict?: Record<string, number>;
+  cpuPercent: Record<ServerSideProcess, number>;
   /** Requests per verdict kind ("cause (rule) at device interface"). */
   verdicts: Record<string, number>;
   exampleVerdict?: string;
@@ -85,7 +92,17 @@ export interface ScenarioResults {
     router: { name: string; nodeId: number; egress: string; egressId: number };
     server: { name: string; nodeId: number };
   };
-  phases: { name: PhaseName; startMs: number; endMs: number; clt: boolean; congested: boolean }[];
+  phases: {
+    name: PhaseName;
+    startMs: number;
+    endMs: number;
+    clt: boolean;
+    congested: boolean;
+    /** % of one core over the phase. */
+    cpuPercent: Record<ServerSideProcess, number>;
+  }[];
+  /** The unreported warm-up's median latency per second, ms (how long the lab takes to settle). */
+  warmupLatencyP50PerSecondMs: number[];
   summary: { phases: PhaseSummary[]; seconds: SecondBin[] };
   cltWarnings: string[];
   collector: { exitCode: number | null; warnings: string[] };
@@ -100,7 +117,7 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-const sortedOf = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);
+export const sortedOf = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);
 const pctOf = (n: number, of: number) => (of === 0 ? 0 : round((n / of) * 100, 1));
 
 export function verdictKind(v: NonNullable<RequestResult['verdict']>): string {
@@ -139,7 +156,7 @@ function phaseSummary(
     seconds: round(seconds, 1),
     requests: mine.length,
     failed: mine.length - ok.length,
-    ratePerSecond: round(mine.length / seconds, 1),
+    ratePerSecond: scheduledRate(mine),
     latencyMs: {
       p50: round(quantile(lat, 0.5), 2),
       p90: round(quantile(lat, 0.9), 2),
@@ -165,9 +182,39 @@ function phaseSummary(
       : {}),
     ...(transits.length ? { routerTransitMs: { p50: round(quantile(transits, 0.5), 2), p99: round(quantile(transits, 0.99), 2) } } : {}),
     verdictPercent: pctOf(mine.filter((r) => r.verdict).length, mine.length),
+    ...(p.clt ? { noVerdict: noVerdictReasons(mine) } : {}),
+    cpuPercent: p.cpuPercent,
     verdicts,
     ...(example !== undefined ? { exampleVerdict: example } : {}),
   };
+}
+
+/** The rate the open loop offered: requests over the span of their slots. */
+function scheduledRate(requests: readonly RequestResult[]): number {
+  if (requests.length < 2) return requests.length;
+  const ts = requests.map((r) => r.tMs);
+  const span = (Math.max(...ts) - Math.min(...ts)) / 1000;
+  return round((requests.length - 1) / span, 1);
+}
+
+/** Why requests without a verdict got none, as far as their trace tells (the rules' thresholds: verdict.ts). */
+function noVerdictReasons(requests: readonly RequestResult[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of requests) {
+    if (r.verdict) continue;
+    const why =
+      r.status !== 200
+        ? 'request failed'
+        : !r.enriched
+          ? 'no network summary'
+          : r.ioamQueueBytes === undefined
+            ? 'no router hop'
+            : r.ioamQueueBytes === 0
+              ? 'router hop, queue 0'
+              : 'router hop with a queue, below min_hop_ms';
+    out[why] = (out[why] ?? 0) + 1;
+  }
+  return out;
 }
 
 function secondBins(t0: number, requests: readonly RequestResult[], queue: readonly QueueSample[]): SecondBin[] {
@@ -223,6 +270,7 @@ export function phaseTable(phases: readonly PhaseSummary[]): string {
       'traces with router hop',
       'verdicts',
       'verdict causes',
+      'CPU % of a core: netspan run / agent / server app',
     ],
     phases.map((p) => [
       p.label,
@@ -238,6 +286,7 @@ export function phaseTable(phases: readonly PhaseSummary[]): string {
       Object.entries(p.verdicts)
         .map(([k, n]) => `${k}: ${n.toLocaleString('en-US')}`)
         .join('; ') || 'none',
+      `${p.cpuPercent.collector} / ${p.cpuPercent.agent} / ${p.cpuPercent.server}`,
     ]),
   );
 }
@@ -388,10 +437,10 @@ function findings(r: ScenarioResults): string[] {
         `hop (queue depth p50 ${fmtBytes(evidence.ioamQueueBytes?.p50)} B, hop p50 ${fmtMs(evidence.routerTransitMs?.p50 ?? NaN)} ms) ` +
         `and ${evidence.verdictPercent} % a verdict` +
         (evidence.exampleVerdict ? `, e.g. "${evidence.exampleVerdict}".` : '.') +
-        (evidence.verdictPercent < 100
-          ? ` The other ${round(100 - evidence.verdictPercent, 1)} %: ${
-              evidence.withRouterHopPercent < 100 ? 'traces without the router hop, or ' : ''
-            }hops below the verdict's thresholds (see latest.json per second).`
+        (evidence.noVerdict && Object.keys(evidence.noVerdict).length
+          ? ` Without a verdict: ${Object.entries(evidence.noVerdict)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ')}.`
           : ''),
     );
   for (const p of [normal, recovery])
@@ -447,4 +496,12 @@ client span.
 `;
   writeFileSync(join(dir, 'REPORT.md'), md);
   return table;
+}
+
+/** `node dist/bench/scenario/report.js [latest.json] [dir]`: renders REPORT.md and the SVG again from a results file. */
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const file =
+    process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bench', 'scenario', 'results', 'latest.json');
+  const results = JSON.parse(readFileSync(file, 'utf8')) as ScenarioResults;
+  console.log(writeReport(results, process.argv[3] ?? join(dirname(file), '..')));
 }

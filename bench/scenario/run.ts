@@ -36,16 +36,28 @@ import { parseTraceLine, type FileSpan } from '../../test/e2e/lab/otlp-file.js';
 import { sleep, type LabProcess } from '../../test/e2e/lab/proc.js';
 import type { NetspanProcess } from '../../test/e2e/netspan-process.js';
 import { nativeAvailable } from '../../src/native/index.js';
-import { busyPercentOver, clockTicks, systemTicks, warnIfBusy } from '../common/procstat.js';
+import { busyPercentOver, clockTicks, cpuTicks, systemTicks, warnIfBusy } from '../common/procstat.js';
 import { machineBanner, machineInfo } from '../common/machine.js';
 import { defaultResultsFile, num, parseOptions, repoRoot, requireBuild, runMain } from '../common/cli.js';
 import { writeResults } from '../common/results.js';
 import { round } from '../common/util.js';
 import { BULK_PATH } from './bulk.js';
-import { PHASES, summarize, writeReport, type PhaseName, type QueueSample, type RequestResult, type ScenarioResults } from './report.js';
+import {
+  PHASES,
+  quantile,
+  sortedOf,
+  summarize,
+  writeReport,
+  type PhaseName,
+  type ServerSideProcess,
+  type QueueSample,
+  type RequestResult,
+  type ScenarioResults,
+} from './report.js';
 
 const USAGE = `usage: node dist/bench/scenario/run.js [options]
   --phase-seconds N     length of each of the 4 phases, s (default 60; 10 to try it out)
+  --warmup-seconds N    unreported load before phase 1 (CLT on, at --rate), s (default 10)
   --rate N              requests per second, open loop (default 200, the paper's rate)
   --bottleneck-mbit N   tbf rate on the router's egress toward the server in the congested phases (default 20)
   --tbf-latency-ms N    tbf queue limit, as the longest a byte may wait, ms (default 100)
@@ -64,6 +76,7 @@ const QUEUE_SAMPLE_MS = 250;
 
 interface Options {
   phaseSeconds: number;
+  warmupSeconds: number;
   rate: number;
   bottleneckMbit: number;
   tbfLatencyMs: number;
@@ -76,6 +89,7 @@ interface Options {
 function options(): Options {
   const { values } = parseOptions(USAGE, {
     'phase-seconds': { type: 'string', default: '60' },
+    'warmup-seconds': { type: 'string', default: '10' },
     rate: { type: 'string', default: '200' },
     'bottleneck-mbit': { type: 'string', default: '20' },
     'tbf-latency-ms': { type: 'string', default: '100' },
@@ -93,6 +107,7 @@ function options(): Options {
       throw new Error(`--clt-in: ${p} is not one of normal, evidence, recovery (congestion is the phase without CLT)`);
   return {
     phaseSeconds: num('phase-seconds', values['phase-seconds'], 5, 600),
+    warmupSeconds: num('warmup-seconds', values['warmup-seconds'], 1, 600),
     rate: num('rate', values.rate, 1, 2000),
     bottleneckMbit: num('bottleneck-mbit', values['bottleneck-mbit'], 1, 10_000),
     tbfLatencyMs: num('tbf-latency-ms', values['tbf-latency-ms'], 1, 5000),
@@ -118,6 +133,8 @@ interface Scenario {
   L: IoamLab;
   collector: NetspanProcess;
   processes: LabProcess[];
+  agent: LabProcess;
+  server: LabProcess;
   dir: string;
 }
 
@@ -179,7 +196,7 @@ async function startScenario(): Promise<Scenario> {
   });
   processes.push(agent);
   await agent.waitForLine(/netspan agent started/, 20_000);
-  return { lab, L, collector, processes, dir };
+  return { lab, L, collector, processes, agent, server, dir };
 }
 
 /** Samples the router's egress qdisc (toward the server) until stopped. */
@@ -239,6 +256,36 @@ async function congest(s: Scenario, o: Options): Promise<LabProcess> {
 async function relieve(s: Scenario, bulk: LabProcess): Promise<void> {
   await bulk.stop('SIGTERM', 5_000);
   await s.lab.exec(s.L.router.ns, ['tc', 'qdisc', 'del', 'dev', s.L.router.egress!, 'root'], { check: false });
+}
+
+/** The median latency of each second of a load run (by schedule slot), ms. */
+function perSecondP50(records: readonly ClientRecord[]): number[] {
+  const t0 = Math.min(...records.map((r) => r.scheduledMs ?? r.startMs));
+  const bins: number[][] = [];
+  for (const r of records) (bins[Math.floor(((r.scheduledMs ?? r.startMs) - t0) / 1000)] ??= []).push(r.durationMs);
+  return Array.from(bins, (b) => round(quantile(sortedOf(b ?? []), 0.5), 1));
+}
+
+/** CPU ticks of the long-lived server-side processes (the collector, the agent, the server app). */
+function serverSideTicks(s: Scenario): Record<ServerSideProcess, number> {
+  const of = (pid: number | undefined) => {
+    try {
+      return pid === undefined ? NaN : cpuTicks(pid);
+    } catch {
+      return NaN;
+    }
+  };
+  return { collector: of(s.collector.child.pid), agent: of(s.agent.pid), server: of(s.server.pid) };
+}
+
+function cpuPercentSince(
+  a: Record<ServerSideProcess, number>,
+  b: Record<ServerSideProcess, number>,
+  seconds: number,
+  ticks: number,
+): Record<ServerSideProcess, number> {
+  const pct = (k: ServerSideProcess) => round(((b[k] - a[k]) / ticks / seconds) * 100, 1);
+  return { collector: pct('collector'), agent: pct('agent'), server: pct('server') };
 }
 
 /** One phase's load: the SDK client, open loop; its per-request records. */
@@ -344,8 +391,11 @@ async function main(): Promise<void> {
   const records: { phase: PhaseName; records: ClientRecord[] }[] = [];
   const cltWarnings: string[] = [];
   try {
-    // Warm-up: neighbour discovery, a cold SDK and collector (not reported).
-    await runLoad(s, { ...o, phaseSeconds: 3, rate: Math.min(o.rate, 50) }, true);
+    // Warm-up: neighbour discovery, cold SDKs, agent and collector (not reported).
+    console.error(`warm-up: ${o.rate} req/s for ${o.warmupSeconds} s, CLT on`);
+    const warmup = await runLoad(s, { ...o, phaseSeconds: o.warmupSeconds }, true);
+    const warmupP50 = perSecondP50(warmup.records);
+    console.error(`warm-up latency p50 per second, ms: ${warmupP50.join(' ')}`);
     const sampler = sampleQueue(s, queue);
     const sys0 = systemTicks();
     const t0 = Date.now();
@@ -358,10 +408,13 @@ async function main(): Promise<void> {
       }
       const clt = o.cltIn.includes(phase.name);
       const startMs = Date.now();
+      const cpu0 = serverSideTicks(s);
       console.error(`phase ${phase.name}: ${o.rate} req/s for ${o.phaseSeconds} s, CLT ${clt ? 'on' : 'off'}`);
       const run = await runLoad(s, o, clt);
       cltWarnings.push(...run.warnings);
-      phases.push({ name: phase.name, startMs, endMs: Date.now(), clt, congested: phase.congested });
+      const endMs = Date.now();
+      const cpu = cpuPercentSince(cpu0, serverSideTicks(s), (endMs - startMs) / 1000, ticks);
+      phases.push({ name: phase.name, startMs, endMs, clt, congested: phase.congested, cpuPercent: cpu });
       records.push({ phase: phase.name, records: run.records });
     }
     if (bulk) await relieve(s, bulk);
@@ -393,6 +446,7 @@ async function main(): Promise<void> {
         server: { name: 'aramis', nodeId: s.L.serverNode.nodeId },
       },
       phases,
+      warmupLatencyP50PerSecondMs: warmupP50,
       summary: summarize(phases, requests, queue),
       queue,
       requests,
