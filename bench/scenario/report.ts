@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MachineInfo } from '../common/machine.js';
 import { markdownTable } from '../common/results.js';
+import { defaultResultsFile } from '../common/cli.js';
 import { round } from '../common/util.js';
 
 export type PhaseName = 'normal' | 'congestion' | 'evidence' | 'recovery';
@@ -64,12 +65,13 @@ export interface PhaseSummary {
   ioamQueueBytes?: { p50: number; max: number; nonZeroPercent: number };
   routerTransitMs?: { p50: number; p99: number };
   verdictPercent: number;
+  /** The verdict of the request whose router hop lasted the phase's median. */
+  exampleVerdict?: string;
   /** Why requests got no verdict, when CLT was on: counts per reason. */
   noVerdict?: Record<string, number>;
   cpuPercent: Record<ServerSideProcess, number>;
   /** Requests per verdict kind ("cause (rule) at device interface"). */
   verdicts: Record<string, number>;
-  exampleVerdict?: string;
 }
 
 /** One second of the run, for the plot. */
@@ -140,12 +142,15 @@ function phaseSummary(
   const depths = sortedOf(withHop.map((r) => r.ioamQueueBytes!));
   const transits = sortedOf(mine.filter((r) => r.routerTransitMs !== undefined).map((r) => r.routerTransitMs!));
   const verdicts: Record<string, number> = {};
-  let example: string | undefined;
+  // The example is a typical verdict: of the request whose router hop is nearest the phase's median.
+  const typical = quantile(transits, 0.5);
+  let example: RequestResult | undefined;
+  const distance = (r: RequestResult) => Math.abs((r.routerTransitMs ?? Infinity) - typical);
   for (const r of mine)
     if (r.verdict) {
       const k = verdictKind(r.verdict);
       verdicts[k] = (verdicts[k] ?? 0) + 1;
-      example ??= r.verdict.text;
+      if (!example || distance(r) < distance(example)) example = r;
     }
   const seconds = (p.endMs - p.startMs) / 1000;
   return {
@@ -185,7 +190,7 @@ function phaseSummary(
     ...(p.clt ? { noVerdict: noVerdictReasons(mine) } : {}),
     cpuPercent: p.cpuPercent,
     verdicts,
-    ...(example !== undefined ? { exampleVerdict: example } : {}),
+    ...(example?.verdict ? { exampleVerdict: example.verdict.text } : {}),
   };
 }
 
@@ -295,7 +300,7 @@ export function phaseTable(phases: readonly PhaseSummary[]): string {
 
 const W = 1000;
 const PLOT = { left: 80, right: 900, top: 60, bottom: 400 };
-const H = 500;
+const H = 520;
 const COLORS = { p50: '#1f77b4', p99: '#d62728', tc: '#7f7f7f', ioam: '#2ca02c', verdict: '#9467bd' };
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -406,8 +411,10 @@ export function scenarioSvg(r: ScenarioResults): string {
     out.push(`<g transform="translate(${lx} ${ly})">${mark}<text x="24" y="0" dominant-baseline="middle">${esc(label)}</text></g>`);
     lx += 30 + label.length * 6.3;
   }
+  const shares = r.summary.phases.map((p) => `${p.label} ${p.verdictPercent} %`).join(', ');
+  out.push(`<text x="${PLOT.left}" y="${ly + 24}" font-size="11">${esc(`requests with a verdict: ${shares}`)}</text>`);
   const verdict = r.summary.phases.find((p) => p.exampleVerdict)?.exampleVerdict;
-  if (verdict) out.push(`<text x="${PLOT.left}" y="${ly + 26}" font-size="11">${esc(`verdict example: "${verdict}"`)}</text>`);
+  if (verdict) out.push(`<text x="${PLOT.left}" y="${ly + 40}" font-size="11">${esc(`a typical verdict: "${verdict}"`)}</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
@@ -443,6 +450,14 @@ function findings(r: ScenarioResults): string[] {
               .join(', ')}.`
           : ''),
     );
+  const dropped = [congestion, evidence].filter((p): p is PhaseSummary => p !== undefined && p.tcDrops > 0);
+  if (dropped.length)
+    out.push(
+      `The tbf queue overflowed: it dropped ${dropped.map((p) => `${p.tcDrops} packets in ${p.label}`).join(' and ')}. ` +
+        `Most are the bulk streams' (TCP fills the queue until it loses a packet); a request segment dropped there waits ` +
+        `for a retransmission, which is one source of the congested phases' p99 beyond the queue's ` +
+        `${r.settings.tbfLatencyMs} ms limit (the machine's load is the other).`,
+    );
   for (const p of [normal, recovery])
     if (p)
       out.push(
@@ -450,7 +465,11 @@ function findings(r: ScenarioResults): string[] {
           (p.clt
             ? ` (CLT on, ${p.withRouterHopPercent} % with the router hop, IOAM queue depth max ${fmtBytes(p.ioamQueueBytes?.max)} B)`
             : ' (CLT off)') +
-          (p.verdictPercent > 0 ? `: ${Object.keys(p.verdicts).join('; ')} — a verdict where nothing was congested.` : '.'),
+          (p.verdictPercent > 0 ? `: ${Object.keys(p.verdicts).join('; ')} — a verdict where nothing was congested.` : '.') +
+          (p.clt && p.routerTransitMs && p.latencyMs.p99 > 10 * Math.max(p.routerTransitMs.p99, 0.1)
+            ? ` Its latency tail (p99 ${fmtMs(p.latencyMs.p99)} ms) is not the router's: the router hop's p99 was ` +
+              `${fmtMs(p.routerTransitMs.p99)} ms, and the endpoints share ${r.machine.cores} cores with the lab and whatever else ran.`
+            : ''),
       );
   const failed = r.summary.phases.reduce((a, p) => a + p.failed, 0);
   if (failed > 0)
@@ -500,8 +519,7 @@ client span.
 
 /** `node dist/bench/scenario/report.js [latest.json] [dir]`: renders REPORT.md and the SVG again from a results file. */
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const file =
-    process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bench', 'scenario', 'results', 'latest.json');
+  const file = process.argv[2] ?? defaultResultsFile('scenario');
   const results = JSON.parse(readFileSync(file, 'utf8')) as ScenarioResults;
   console.log(writeReport(results, process.argv[3] ?? join(dirname(file), '..')));
 }
