@@ -27,15 +27,14 @@ import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
-import { ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
+import { Lab } from '../../test/e2e/lab/netns.js';
+import { ioamLab, ioamLabUnavailable, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_APP_PATH, type ClientRecord } from '../../test/e2e/lab/clt-app.js';
 import { startNetspanIn } from '../../test/e2e/lab/netspan.js';
 import { startAgentIn } from '../../test/e2e/lab/agent.js';
 import { parseTraceLine, type FileSpan } from '../../test/e2e/lab/otlp-file.js';
 import { sleep, type LabProcess } from '../../test/e2e/lab/proc.js';
 import type { NetspanProcess } from '../../test/e2e/netspan-process.js';
-import { nativeAvailable } from '../../src/native/index.js';
 import { busyPercentOver, clockTicks, cpuTicks, systemTicks, warnIfBusy } from '../common/procstat.js';
 import { machineBanner, machineInfo } from '../common/machine.js';
 import { defaultResultsFile, num, parseOptions, repoRoot, requireBuild, runMain } from '../common/cli.js';
@@ -116,15 +115,6 @@ function options(): Options {
     out: values.out,
     reportDir: values['report-dir'],
   };
-}
-
-async function unavailable(): Promise<string | undefined> {
-  const ns = await namespaceSupport();
-  if (ns) return ns;
-  const native = nativeAvailable();
-  if (!native.ok) return `native addon: ${native.reason}`;
-  const missing = await missingCommands(['ip', 'tc', 'tcpdump']);
-  return missing.length ? `missing commands: ${missing.join(', ')}` : undefined;
 }
 
 /** The lab with its long-running processes. */
@@ -376,7 +366,7 @@ async function main(): Promise<void> {
   const o = options();
   const root = repoRoot();
   requireBuild(root);
-  const why = await unavailable();
+  const why = await ioamLabUnavailable(['ip', 'tc', 'tcpdump']);
   if (why) throw new Error(`bench/scenario cannot run here: ${why} (it needs root, network namespaces, tc, tcpdump and the native addon)`);
   const machine = machineInfo();
   console.error(machineBanner('bench/scenario', machine));
