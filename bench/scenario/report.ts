@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { MachineInfo } from '../common/machine.js';
 import { markdownTable } from '../common/results.js';
 import { defaultResultsFile } from '../common/cli.js';
+import { verdictSchema } from '../../src/processors/correlate/config.js';
 import { round } from '../common/util.js';
 
 export type PhaseName = 'normal' | 'congestion' | 'evidence' | 'recovery';
@@ -202,6 +203,9 @@ function scheduledRate(requests: readonly RequestResult[]): number {
   return round((requests.length - 1) / span, 1);
 }
 
+/** The correlate processor's `verdict.min_hop_ms`, the default the bench runs with. */
+const MIN_HOP_MS = verdictSchema.parse({}).min_hop_ms;
+
 /** Why requests without a verdict got none, as far as their trace tells (the rules' thresholds: verdict.ts). */
 function noVerdictReasons(requests: readonly RequestResult[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -216,7 +220,9 @@ function noVerdictReasons(requests: readonly RequestResult[]): Record<string, nu
             ? 'no router hop'
             : r.ioamQueueBytes === 0
               ? 'router hop, queue 0'
-              : 'router hop with a queue, below min_hop_ms';
+              : (r.routerTransitMs ?? 0) < MIN_HOP_MS
+                ? `router hop with a queue, shorter than min_hop_ms (${MIN_HOP_MS} ms)`
+                : 'router hop with a queue and long enough: unexplained';
     out[why] = (out[why] ?? 0) + 1;
   }
   return out;
@@ -446,7 +452,7 @@ function findings(r: ScenarioResults): string[] {
         (evidence.exampleVerdict ? `, e.g. "${evidence.exampleVerdict}".` : '.') +
         (evidence.noVerdict && Object.keys(evidence.noVerdict).length
           ? ` Without a verdict: ${Object.entries(evidence.noVerdict)
-              .map(([k, n]) => `${k} ${n}`)
+              .map(([k, n]) => `${n} requests (${k})`)
               .join(', ')}.`
           : ''),
     );
@@ -455,8 +461,8 @@ function findings(r: ScenarioResults): string[] {
     out.push(
       `The tbf queue overflowed: it dropped ${dropped.map((p) => `${p.tcDrops} packets in ${p.label}`).join(' and ')}. ` +
         `Most are the bulk streams' (TCP fills the queue until it loses a packet); a request segment dropped there waits ` +
-        `for a retransmission, which is one source of the congested phases' p99 beyond the queue's ` +
-        `${r.settings.tbfLatencyMs} ms limit (the machine's load is the other).`,
+        `for a TCP retransmission, which explains latencies well above the queue's ${r.settings.tbfLatencyMs} ms limit ` +
+        `where they occur (the machine's load is the other source).`,
     );
   for (const p of [normal, recovery])
     if (p)
