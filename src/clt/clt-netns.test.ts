@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
+import { IN_CI, Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
 import { ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_PEER_PATH } from '../../test/e2e/lab/clt-peer.js';
 import type { LabProcess } from '../../test/e2e/lab/proc.js';
@@ -30,7 +30,6 @@ import { decodeIoamOptions } from '../capture/ioam/decode.js';
 import { nativeAvailable } from '../native/index.js';
 import { decodeTraceContextOption, type CltResult } from './index.js';
 
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 const TCP_PORT = 7101;
 const HTTP_PORT = 7102;
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
+import { IN_CI, Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
 import { ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_PEER_PATH } from '../../test/e2e/lab/clt-peer.js';
 import { poll, type LabProcess } from '../../test/e2e/lab/proc.js';
@@ -25,7 +25,6 @@ import { decodeIoamOptions, type IoamNode } from '../capture/ioam/decode.js';
 import { nativeAvailable } from './index.js';
 import { ioamEventNode, ioamEventNodes, type IoamEvent } from './ioam-events.js';
 
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 const TCP_PORT = 7111;
 
 async function whyNot(): Promise<string | undefined> {

@@ -6,8 +6,8 @@ import { buildHopByHopOptions } from '../clt/hbh.js';
 import { decodeIoamNodeData } from '../capture/ioam/decode.js';
 import { nativeAvailable, NativeSystemError, NativeUnavailableError, setHopByHopOptions } from './index.js';
 import { IoamEventSource, ioamEventNode, ioamEventNodes } from './ioam-events.js';
+import { IN_CI } from '../../test/e2e/lab/netns.js';
 
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 const available = nativeAvailable();
 if (!available.ok) console.log(`# native addon tests skipped: ${available.reason}`);
 // CI builds the addon (`npm ci` runs node-gyp): there, a missing addon is a failure.

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startDemo, type Demo } from '../demo/run.js';
 import { HOSTS, BACKEND_PORT } from '../demo/scenario.js';
+import { IN_CI } from '../../test/e2e/lab/netns.js';
 
 /** The page's DOM, as the functions run in the browser see it (this project compiles without the DOM lib). */
 declare const document: {
@@ -22,7 +23,6 @@ declare const document: {
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const missing = !existsSync(CHROMIUM);
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 if (missing && IN_CI) throw new Error(`${CHROMIUM} is missing: CI installs the Debian package chromium (.ci/run)`);
 const skip = missing ? `${CHROMIUM} is not installed (apt-get install chromium); the browser tests need it` : false;
 if (skip) process.stdout.write(`# skipping the UI browser tests: ${skip}\n`);

@@ -46,7 +46,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, type NetspanProcess } from './netspan-process.js';
-import { Lab, missingCommands, namespaceSupport } from './lab/netns.js';
+import { IN_CI, Lab, missingCommands, namespaceSupport } from './lab/netns.js';
 import { poll, sleep } from './lab/proc.js';
 import { startNetspanIn } from './lab/netspan.js';
 import { TIER_APP_PATH, type RequestRecord } from './lab/tier-app.js';
@@ -56,7 +56,6 @@ import { startNfqDelay, NFQ_COMMANDS, type NfqDelay, type NfqStats } from './lab
 import { byTrace, durationMs, metricSum, readTraceFile, SPAN_KIND, type FileSpan } from './lab/otlp-file.js';
 import { canonicalIp } from './lab/pcap.js';
 
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 const REQUIRED_COMMANDS = ['ip', 'softflowd', 'softflowctl', 'gcc', ...NFQ_COMMANDS];
 const DEBIAN_PACKAGES = 'iproute2 iptables python3 softflowd gcc libc6-dev libpcap-dev';
 

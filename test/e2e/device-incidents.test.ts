@@ -28,24 +28,15 @@
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { IN_CI, Lab, missingCommands, namespaceSupport } from './lab/netns.js';
+import { IN_CI, Lab } from './lab/netns.js';
+import { ioamLabUnavailable } from './lab/ioam.js';
 import { DEVICE_LAB_COMMANDS, DeviceLab, ROUTER_NAME } from './lab/device-lab.js';
 import { cltRecordsSoFar, enrichedSummaries, ioamHopsOf, runCltClient, startCltClient, stopCltClient } from './lab/clt-stack.js';
 import type { ClientRecord } from './lab/clt-app.js';
 import type { FileSpan } from './lab/otlp-file.js';
 import { poll } from './lab/proc.js';
-import { nativeAvailable } from '../../src/native/index.js';
 
-async function unavailable(): Promise<string | undefined> {
-  const ns = await namespaceSupport();
-  if (ns) return ns;
-  const native = nativeAvailable();
-  if (!native.ok) return `native addon: ${native.reason}`;
-  const missing = await missingCommands(DEVICE_LAB_COMMANDS);
-  return missing.length ? `missing commands: ${missing.join(', ')} (Debian: snmpd tcpdump iproute2 iptables)` : undefined;
-}
-
-const skipReason = await unavailable();
+const skipReason = await ioamLabUnavailable(DEVICE_LAB_COMMANDS);
 if (skipReason) console.log(`# device incidents lab skipped: ${skipReason}`);
 
 type Phase = 'baseline' | 'flap' | 'tbf' | 'delay' | 'quiet';

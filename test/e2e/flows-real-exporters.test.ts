@@ -34,7 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../src/testutil/index.js';
 import { CLI } from './netspan-process.js';
-import { Lab, missingCommands, namespaceSupport, routedStar, type RoutedStar } from './lab/netns.js';
+import { IN_CI, Lab, missingCommands, namespaceSupport, routedStar, type RoutedStar } from './lab/netns.js';
 import { run, sleep, poll, type LabProcess } from './lab/proc.js';
 import { TOOL_PATH, type GeneratedFlow } from './lab/tool.js';
 import { readUdpDatagrams } from './lab/pcap.js';
@@ -42,7 +42,6 @@ import { describeFlow, msText, readNetspanFlows, readNfdumpFlows, readTsharkFlow
 import { largestTimeDelta, matchFlows, matchProblems } from './lab/match.js';
 import { startNetspanIn } from './lab/netspan.js';
 
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 const EXPORT_PORT = 2055;
 const NFCAPD_PORT = 9995;
 const HTTP_PORT = 8080;

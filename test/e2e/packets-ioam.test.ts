@@ -26,8 +26,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, missingCommands, namespaceSupport } from './lab/netns.js';
-import { ioamLab, type IoamLab } from './lab/ioam.js';
+import { IN_CI, Lab } from './lab/netns.js';
+import { ioamLab, ioamLabUnavailable, type IoamLab } from './lab/ioam.js';
 import { CLT_APP_PATH, type ClientRecord } from './lab/clt-app.js';
 import { enrichedSummaries, ioamHopsOf, runCltClient, startIoamAgent, type CltClientOptions } from './lab/clt-stack.js';
 import { startNetspanIn } from './lab/netspan.js';
@@ -35,25 +35,14 @@ import { NFQ_COMMANDS, startNfqDelay, type NfqStats } from './lab/nfq.js';
 import type { FileSpan } from './lab/otlp-file.js';
 import { poll, type LabProcess } from './lab/proc.js';
 import type { NetspanProcess } from './netspan-process.js';
-import { nativeAvailable } from '../../src/native/index.js';
 
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
 const NAMESPACE = 123;
 /** Bits 0-3 (hop limit + node id, interface ids, timestamp seconds and subseconds) and 6 (queue depth). */
 const TRACE_TYPE = 0xf20000;
 const HTTP_PORT = 8080;
 const OTLP_PORT = 4318;
 
-async function unavailable(): Promise<string | undefined> {
-  const ns = await namespaceSupport();
-  if (ns) return ns;
-  const native = nativeAvailable();
-  if (!native.ok) return `native addon: ${native.reason}`;
-  const missing = await missingCommands(['ip', 'tcpdump', 'tc', ...NFQ_COMMANDS]);
-  return missing.length ? `missing commands: ${missing.join(', ')}` : undefined;
-}
-
-const skipReason = await unavailable();
+const skipReason = await ioamLabUnavailable(['ip', 'tcpdump', 'tc', ...NFQ_COMMANDS]);
 if (skipReason) console.log(`# packet evidence lab skipped: ${skipReason}`);
 
 interface Observed {

@@ -139,6 +139,15 @@ test('a queue on the router with a slow hop: ioam_queue names the router, the in
   assert.deepEqual(report.verdicts, { ioam_queue: 1 });
 });
 
+test('a queue on a router only IOAM reports on (no SNMP): the verdict names the interface from the inventory', async () => {
+  const { summary, router } = await enrich([], 55.2, 140_596);
+  assert.equal(attr(summary, 'netspan.verdict.rule'), 'ioam_queue');
+  assert.equal(attr(summary, 'netspan.verdict.interface'), 'por1');
+  assert.equal(attr(summary, 'netspan.verdict'), 'porthos por1: queue depth 140596 B, +55.2 ms');
+  // No reading of the interface: no state is claimed on the hop.
+  assert.equal(attr(router, 'netspan.interface.out.utilisation'), undefined);
+});
+
 test('a slow hop without a queue: ioam_transit, cause delay', async () => {
   const { summary } = await enrich(quiet, 100, 0);
   assert.equal(attr(summary, 'netspan.verdict.rule'), 'ioam_transit');

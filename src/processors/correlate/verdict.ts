@@ -84,6 +84,8 @@ interface DeviceHop {
   label: string;
   /** Path interfaces by ifIndex or name: where the request left (first) and came in. */
   interfaces: (number | string)[];
+  /** The inventory's names of the numbered path interfaces (known without any reading of the device). */
+  inventoryNames: Map<number, string>;
   ioamTransitMs?: number;
   queueDepth?: number;
   timeInDeviceMs?: number;
@@ -136,7 +138,12 @@ function deviceHop(span: Span, store: DeviceStateStore | undefined): DeviceHop |
   // A device the store knows by name only (not by this node id or address) is still that device.
   if (name !== undefined && store?.inventory.get(name) && !store.inventory.get(device)) device = name;
   const known = store?.inventory.get(device) !== undefined;
-  const hop: DeviceHop = { span, device, label: known ? device : (name ?? device), interfaces, anomalies: [] };
+  const inventoryNames = new Map<number, string>();
+  for (const i of interfaces) {
+    const configured = typeof i === 'number' ? store?.inventory.interfaceName(device, i) : undefined;
+    if (configured !== undefined) inventoryNames.set(i as number, configured);
+  }
+  const hop: DeviceHop = { span, device, label: known ? device : (name ?? device), interfaces, inventoryNames, anomalies: [] };
   const transit = num(attrValue(span, PACKET_ATTR.hopTransitMaxMs)) ?? num(attrValue(span, PACKET_ATTR.hopTransitMs));
   if (transit !== undefined) hop.ioamTransitMs = transit;
   const queue = num(attrValue(span, PACKET_ATTR.queueDepthMax)) ?? num(attrValue(span, 'ioam.queue_depth'));
@@ -253,12 +260,16 @@ function addAnomalyEvents(hop: DeviceHop): void {
     );
 }
 
-/** The name of the interface a hop's queue / utilisation is about: its first path interface. */
+/**
+ * The name of the interface a hop's queue / utilisation is about (its first path interface): the
+ * device state's (SNMP ifName or inventory), else the inventory's alone, e.g. for a router that
+ * only IOAM reports on.
+ */
 function interfaceLabel(hop: DeviceHop, iface?: number | string): string | undefined {
   const want = iface ?? hop.interfaces[0];
   if (want === undefined) return undefined;
   if (typeof want === 'string') return want;
-  return hop.state?.interfaces.find((i) => i.ifIndex === want)?.name;
+  return hop.state?.interfaces.find((i) => i.ifIndex === want)?.name ?? hop.inventoryNames.get(want);
 }
 
 function utilisationOf(hop: DeviceHop): { value: number; iface: InterfaceStateAt } | undefined {

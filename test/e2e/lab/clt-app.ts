@@ -17,6 +17,11 @@
  *       {"done":true,"warnings":[...]} after the SDK has flushed. SIGTERM ends the run early:
  *       no new request starts, the ones in flight finish, then the same flush and last line
  *       (so a test can send requests for as long as a condition it awaits takes).
+ *   client --url URL --otlp URL --rate R --duration-s S [--concurrency C] [--clt NS] ...
+ *       Open loop: R requests per second for S seconds, each started at its slot on an absolute
+ *       schedule whether or not earlier ones have answered (at most C sockets, default 512), so
+ *       a slow network shows as latency, not as a lower rate. A failed request is printed with
+ *       status 0 and its error.
  *
  * Importing the module runs nothing (the test runner loads every file under test/).
  */
@@ -47,6 +52,12 @@ export interface ClientRecord {
   /** Unix ms when the request was started and when its response ended. */
   startMs: number;
   endMs: number;
+  /** endMs − startMs from the monotonic clock, µs precision. */
+  durationMs: number;
+  /** Open loop: Unix ms of the request's slot in the schedule (its start is that, or later when the process lagged). */
+  scheduledMs?: number;
+  /** Why the request failed (status 0). */
+  error?: string;
 }
 
 function args(argv: readonly string[]): Map<string, string> {
@@ -104,7 +115,7 @@ async function client(a: Map<string, string>): Promise<void> {
     });
   const url = new URL(a.get('url')!);
   const requests = Number(a.get('requests') ?? 1);
-  const concurrency = Number(a.get('concurrency') ?? 1);
+  const concurrency = Number(a.get('concurrency') ?? (a.has('rate') ? 512 : 1));
   const body = a.has('body') ? 'b'.repeat(Number(a.get('body'))) : undefined;
   const intervalMs = Number(a.get('interval-ms') ?? 0);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -115,6 +126,7 @@ async function client(a: Map<string, string>): Promise<void> {
   const one = (seq: number): Promise<ClientRecord> =>
     tracer.startActiveSpan(`request ${seq}`, (root) => {
       const startMs = Date.now();
+      const t0 = performance.now();
       return new Promise<ClientRecord>((resolve, reject) => {
         const req = http.request(
           url,
@@ -133,11 +145,14 @@ async function client(a: Map<string, string>): Promise<void> {
                 status: res.statusCode ?? 0,
                 startMs,
                 endMs: Date.now(),
+                durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
               });
               root.end();
             });
           },
         );
+        // A request never answered would hold the run (and an open loop's end) forever.
+        req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
         req.on('error', (err) => {
           root.end();
           reject(err);
@@ -145,18 +160,67 @@ async function client(a: Map<string, string>): Promise<void> {
         req.end(body);
       });
     });
-  const worker = async (): Promise<void> => {
-    for (let seq = next++; seq < requests && !stopping; seq = next++) {
-      const r = await context.with(context.active(), () => one(seq));
-      process.stdout.write(JSON.stringify(r) + '\n');
-      if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  const print = (r: ClientRecord) => process.stdout.write(JSON.stringify(r) + '\n');
+  if (a.has('rate')) await openLoop(Number(a.get('rate')), Number(a.get('duration-s')), one, print);
+  else {
+    const worker = async (): Promise<void> => {
+      for (let seq = next++; seq < requests && !stopping; seq = next++) {
+        print(await context.with(context.active(), () => one(seq)));
+        if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
   agent.destroy();
   await provider.forceFlush();
   await provider.shutdown();
   process.stdout.write(JSON.stringify({ done: true, warnings }) + '\n');
+}
+
+/**
+ * Starts request `seq` at start + seq / rate for `durationS` seconds (timers catch up on the
+ * absolute schedule, so a late tick starts every request that is due), never waiting for
+ * answers; a failed request is printed as status 0 with its error.
+ */
+async function openLoop(
+  rate: number,
+  durationS: number,
+  one: (seq: number) => Promise<ClientRecord>,
+  print: (r: ClientRecord) => void,
+): Promise<void> {
+  if (!(rate > 0) || !(durationS > 0)) throw new Error('--rate and --duration-s must be > 0');
+  const total = Math.round(rate * durationS);
+  const start = Date.now();
+  const inFlight: Promise<void>[] = [];
+  let seq = 0;
+  while (seq < total) {
+    const now = Date.now();
+    for (; seq < total && start + (seq * 1000) / rate <= now; seq++) {
+      const scheduledMs = start + (seq * 1000) / rate;
+      const s = seq;
+      inFlight.push(
+        one(s).then(
+          (r) => print({ ...r, scheduledMs }),
+          (err: unknown) =>
+            print({
+              seq: s,
+              traceId: '',
+              clientSpanId: '',
+              localAddress: '',
+              localPort: 0,
+              status: 0,
+              startMs: Math.round(scheduledMs),
+              endMs: Date.now(),
+              durationMs: Date.now() - scheduledMs,
+              scheduledMs,
+              error: err instanceof Error ? err.message : String(err),
+            }),
+        ),
+      );
+    }
+    if (seq < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + (seq * 1000) / rate - Date.now())));
+  }
+  await Promise.all(inFlight);
 }
 
 const COMMANDS: Record<string, (a: Map<string, string>) => Promise<void>> = { server, client };

@@ -26,19 +26,24 @@ export interface IoamAgentOptions {
   otlpPort: number;
   /** Where the agent's config file goes. */
   dir: string;
+  /** Other TCP ports whose traffic carries no IOAM and is left out of the capture (bulk load). */
+  excludeTcpPorts?: readonly number[];
+  /** Default 10 min. */
+  maxLifetimeMs?: number;
 }
 
 /** Starts `netspan agent` in a namespace; resolve `waitForLine(/netspan agent started/)` on it. */
 export function startIoamAgent(lab: Lab, o: IoamAgentOptions): LabProcess {
   const config = join(o.dir, `agent-${o.observer}.yaml`);
+  const excluded = [o.otlpPort, ...(o.excludeTcpPorts ?? [])].map((port) => ` and not tcp port ${port}`).join('');
   writeFileSync(
     config,
     `
 capture:
   interfaces: [${o.interfaces.join(', ')}]
   # BPF "tcp port" does not look past IPv6 extension headers (the Hop-by-Hop header), so the
-  # filter only leaves out the OTLP traffic to the collector, which carries none.
-  filter: "ip6 and not tcp port ${o.otlpPort}"
+  # filter only leaves out traffic that carries none (the OTLP traffic to the collector).
+  filter: "ip6${excluded}"
   ioam_events: ${o.ioamEvents}
 observer: { name: ${o.observer} }
 exporter:
@@ -48,7 +53,7 @@ output: { path: ${o.output} }
 telemetry: { logs: { level: info } }
 `,
   );
-  return lab.spawn(o.ns, [process.execPath, CLI, 'agent', '--config', config], { maxLifetimeMs: 600_000 });
+  return lab.spawn(o.ns, [process.execPath, CLI, 'agent', '--config', config], { maxLifetimeMs: o.maxLifetimeMs ?? 600_000 });
 }
 
 export interface CltClientOptions {

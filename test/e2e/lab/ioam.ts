@@ -4,7 +4,8 @@
  * client-to-server packets), both nodes in IOAM namespace `namespaceId`. What each node writes
  * (node id, interface ids) is fixed here so tests can check it.
  */
-import { routedStar, type Lab, type Leg } from './netns.js';
+import { nativeAvailable } from '../../../src/native/index.js';
+import { missingCommands, namespaceSupport, routedStar, type Lab, type Leg } from './netns.js';
 
 export interface IoamNodeConfig {
   ns: string;
@@ -54,4 +55,17 @@ export async function ioamLab(lab: Lab, namespaceId = 123): Promise<IoamLab> {
   await ioamNode(lab, router, namespaceId);
   await ioamNode(lab, serverNode, namespaceId);
   return { namespaceId, client, server, router, serverNode };
+}
+
+/**
+ * Why an IOAM lab with CLT cannot run here (no namespaces or root, no native addon, one of
+ * `commands` missing), or undefined.
+ */
+export async function ioamLabUnavailable(commands: readonly string[]): Promise<string | undefined> {
+  const ns = await namespaceSupport();
+  if (ns) return ns;
+  const native = nativeAvailable();
+  if (!native.ok) return `native addon: ${native.reason}`;
+  const missing = await missingCommands(commands);
+  return missing.length ? `missing commands: ${missing.join(', ')}` : undefined;
 }

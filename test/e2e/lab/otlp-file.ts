@@ -57,48 +57,54 @@ function attributes(list: JsonKv[] | undefined): Record<string, AttrValue> {
 export function readTraceFile(path: string): FileSpan[] {
   if (!existsSync(path)) return [];
   const out: FileSpan[] = [];
-  const lines = readFileSync(path, 'utf8').split('\n');
-  lines.forEach((text, line) => {
-    if (!text) return;
-    const req = JSON.parse(text) as {
-      resourceSpans?: {
-        resource?: { attributes?: JsonKv[] };
-        scopeSpans?: {
-          scope?: { name?: string };
-          spans?: {
-            traceId: string;
-            spanId: string;
-            parentSpanId?: string;
-            name: string;
-            kind?: number;
-            startTimeUnixNano: string;
-            endTimeUnixNano: string;
-            attributes?: JsonKv[];
-            events?: { name?: string; attributes?: JsonKv[] }[];
-          }[];
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((text, line) => out.push(...parseTraceLine(text, line)));
+  return out;
+}
+
+/** The spans of one line of the file (`line`, 0-based, is recorded on each); none for an empty line. */
+export function parseTraceLine(text: string, line: number): FileSpan[] {
+  const out: FileSpan[] = [];
+  if (!text) return out;
+  const req = JSON.parse(text) as {
+    resourceSpans?: {
+      resource?: { attributes?: JsonKv[] };
+      scopeSpans?: {
+        scope?: { name?: string };
+        spans?: {
+          traceId: string;
+          spanId: string;
+          parentSpanId?: string;
+          name: string;
+          kind?: number;
+          startTimeUnixNano: string;
+          endTimeUnixNano: string;
+          attributes?: JsonKv[];
+          events?: { name?: string; attributes?: JsonKv[] }[];
         }[];
       }[];
-    };
-    for (const rs of req.resourceSpans ?? []) {
-      const service = String(attributes(rs.resource?.attributes)['service.name'] ?? '');
-      for (const ss of rs.scopeSpans ?? [])
-        for (const s of ss.spans ?? [])
-          out.push({
-            service,
-            scope: ss.scope?.name ?? '',
-            traceId: s.traceId,
-            spanId: s.spanId,
-            parentSpanId: s.parentSpanId ?? '',
-            name: s.name,
-            kind: s.kind ?? 0,
-            startUnixNano: BigInt(s.startTimeUnixNano),
-            endUnixNano: BigInt(s.endTimeUnixNano),
-            attributes: attributes(s.attributes),
-            events: (s.events ?? []).map((e) => ({ name: e.name ?? '', attributes: attributes(e.attributes) })),
-            line,
-          });
-    }
-  });
+    }[];
+  };
+  for (const rs of req.resourceSpans ?? []) {
+    const service = String(attributes(rs.resource?.attributes)['service.name'] ?? '');
+    for (const ss of rs.scopeSpans ?? [])
+      for (const s of ss.spans ?? [])
+        out.push({
+          service,
+          scope: ss.scope?.name ?? '',
+          traceId: s.traceId,
+          spanId: s.spanId,
+          parentSpanId: s.parentSpanId ?? '',
+          name: s.name,
+          kind: s.kind ?? 0,
+          startUnixNano: BigInt(s.startTimeUnixNano),
+          endUnixNano: BigInt(s.endTimeUnixNano),
+          attributes: attributes(s.attributes),
+          events: (s.events ?? []).map((e) => ({ name: e.name ?? '', attributes: attributes(e.attributes) })),
+          line,
+        });
+  }
   return out;
 }
 
