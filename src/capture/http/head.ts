@@ -8,7 +8,7 @@
  * line is skipped (and flagged) rather than failing the head, since an observer must not lose the
  * request line over one bad header it does not need.
  */
-import { isTraceparent } from '../../model/observation.js';
+import { parseTraceparent } from '../../model/observation.js';
 
 /** Default limit on a head (request/status line + headers + blank line), like Node's --max-http-header-size. */
 export const DEFAULT_MAX_HEAD_BYTES = 16 * 1024;
@@ -172,11 +172,15 @@ export function findHeadEnd(b: Uint8Array, limit = b.length, from = 0): number {
   return -1;
 }
 
-const latin1 = (b: Uint8Array, start: number, end: number): string => {
-  let s = '';
-  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
-  return s;
-};
+// Node's Buffer#latin1Slice (what buf.toString('latin1', ...) calls, without the argument checks) takes
+// any Uint8Array and makes a flat string at once; several times faster than building it byte by byte.
+const latin1Slice = (Buffer.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
+/** b[start, end) as latin1 text (every byte one character). */
+const latin1 = (b: Uint8Array, start: number, end: number): string =>
+  latin1Slice !== undefined
+    ? latin1Slice.call(b, start, end)
+    : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end);
 
 // tchar of RFC 9110 (token characters), as a byte table: header names are checked without making strings.
 const TCHAR = new Uint8Array(256);
@@ -350,7 +354,7 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
 
   const tp = single(seen, dropped, TRACEPARENT, issues);
   if (tp !== undefined) {
-    if (isTraceparent(tp)) head.traceparent = tp;
+    if (parseTraceparent(tp)) head.traceparent = tp;
     else issues.push({ code: 'BAD_TRACEPARENT', offset: 0, message: `not a W3C traceparent: ${JSON.stringify(tp.slice(0, 80))}` });
   }
   const ts = seen[TRACESTATE];
