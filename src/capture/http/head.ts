@@ -8,7 +8,7 @@
  * line is skipped (and flagged) rather than failing the head, since an observer must not lose the
  * request line over one bad header it does not need.
  */
-import { parseTraceparent } from '../../model/observation.js';
+import { isTraceparent } from '../../model/observation.js';
 
 /** Default limit on a head (request/status line + headers + blank line), like Node's --max-http-header-size. */
 export const DEFAULT_MAX_HEAD_BYTES = 16 * 1024;
@@ -354,7 +354,7 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
 
   const tp = single(seen, dropped, TRACEPARENT, issues);
   if (tp !== undefined) {
-    if (parseTraceparent(tp)) head.traceparent = tp;
+    if (isTraceparent(tp)) head.traceparent = tp;
     else issues.push({ code: 'BAD_TRACEPARENT', offset: 0, message: `not a W3C traceparent: ${JSON.stringify(tp.slice(0, 80))}` });
   }
   const ts = seen[TRACESTATE];
