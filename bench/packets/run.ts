@@ -139,8 +139,14 @@ interface Row {
   megabytesPerSecond: number;
   microsecondsPerPacket: number;
   cpuMicrosecondsPerPacket: number;
-  /** netspan's observe rate over this tool's (wall clock, packets/s). */
+  /** netspan's observe rate over this tool's (wall clock, packets/s, from the medians). */
   netspanOverThis: number;
+  /** The same ratio in each round (the tools of a round run minutes apart at most, so under similar load). */
+  netspanOverThisPerRound: number[];
+  /** Its median: steadier than the ratio of medians when the machine's load changes between rounds. */
+  netspanOverThisRoundMedian: number;
+  /** This tool's CPU per packet over netspan observe's (medians): the ratio without waiting for a CPU. */
+  netspanOverThisCpu: number;
   /** netspan only: the parse loop alone, without Node's start-up and module loading. */
   loop?: { wallSeconds: number; cpuSeconds: number; packetsPerSecond: number; cpuMicrosecondsPerPacket: number };
   otherCpuPercentMax: number;
@@ -203,10 +209,12 @@ function checkParse(p: ParseResult, packets: number, copies: number, seed: Captu
     if (got !== expected) throw new Error(`netspan ${p.layer}: ${what} ${got}, expected ${expected} (${copies} copies of the seed)`);
 }
 
-function summarize(tool: Tool, runs: Measurement[], packets: number, fileBytes: number): Omit<Row, 'netspanOverThis'> {
+type Ratios = 'netspanOverThis' | 'netspanOverThisPerRound' | 'netspanOverThisRoundMedian' | 'netspanOverThisCpu';
+
+function summarize(tool: Tool, runs: Measurement[], packets: number, fileBytes: number): Omit<Row, Ratios> {
   const wall = median(runs.map((r) => r.wallSeconds));
   const cpu = median(runs.map((r) => r.userSeconds + r.systemSeconds));
-  const row: Omit<Row, 'netspanOverThis'> = {
+  const row: Omit<Row, Ratios> = {
     id: tool.id,
     label: tool.label,
     what: tool.what,
@@ -276,8 +284,18 @@ async function main(): Promise<void> {
       }
     }
     const partial = TOOLS.map((t) => summarize(t, runs.get(t.id)!, capture.packets, capture.bytes));
-    const netspanRate = partial.find((r) => r.id === 'netspan-observe')!.packetsPerSecond;
-    const rows: Row[] = partial.map((r) => ({ ...r, netspanOverThis: round(netspanRate / r.packetsPerSecond, 3) }));
+    const netspan = partial.find((r) => r.id === 'netspan-observe')!;
+    const netspanRuns = runs.get('netspan-observe')!;
+    const rows: Row[] = partial.map((r) => {
+      const perRound = runs.get(r.id)!.map((m, k) => round(m.wallSeconds / netspanRuns[k]!.wallSeconds, 3));
+      return {
+        ...r,
+        netspanOverThis: round(netspan.packetsPerSecond / r.packetsPerSecond, 3),
+        netspanOverThisPerRound: perRound,
+        netspanOverThisRoundMedian: round(median(perRound), 3),
+        netspanOverThisCpu: round(r.cpuMicrosecondsPerPacket / netspan.cpuMicrosecondsPerPacket, 3),
+      };
+    });
 
     let profile: ProfileSummary | undefined;
     if (values.profile !== undefined) {
@@ -297,7 +315,16 @@ async function main(): Promise<void> {
     );
     console.log(
       markdownTable(
-        ['tool', 'packets/s', 'MB/s', 'µs/packet (wall)', 'CPU µs/packet', 'peak RSS MiB', 'netspan observe / this'],
+        [
+          'tool',
+          'packets/s',
+          'MB/s',
+          'µs/packet (wall)',
+          'CPU µs/packet',
+          'peak RSS MiB',
+          'netspan observe / this: wall (rounds)',
+          'by CPU',
+        ],
         rows.map((r) => [
           r.label,
           count(r.packetsPerSecond),
@@ -305,7 +332,8 @@ async function main(): Promise<void> {
           String(r.microsecondsPerPacket),
           String(r.cpuMicrosecondsPerPacket),
           String(r.maxRssMiB),
-          `${r.netspanOverThis}×`,
+          `${r.netspanOverThis}× (${r.netspanOverThisPerRound.map((x) => `${x}×`).join(', ')})`,
+          `${r.netspanOverThisCpu}×`,
         ]),
       ),
     );
