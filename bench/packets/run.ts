@@ -307,7 +307,8 @@ async function main(): Promise<void> {
         .filter((f) => f.endsWith('.cpuprofile'))
         .sort()
         .pop()!;
-      profile = summarizeProfileFile(join(dir, newest), repoRoot(), 20);
+      // The profile's name only: where it was written is this machine's business.
+      profile = { ...summarizeProfileFile(join(dir, newest), repoRoot(), 20), file: newest };
     }
 
     console.log(
