@@ -339,8 +339,54 @@ export function observationFromAttributes(kind: ObservationKind, a: FlatAttribut
 
 /** The parts of a W3C traceparent (version 00): trace id and parent (span) id, lowercase hex. */
 export function parseTraceparent(value: string): { traceId: string; spanId: string; flags: number } | undefined {
-  const m = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/.exec(value.trim());
-  if (!m || m[1] === 'ff' || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
-  if (m[1] === '00' && value.trim().length !== 55) return undefined;
-  return { traceId: m[2]!, spanId: m[3]!, flags: parseInt(m[4]!, 16) };
+  const v = trimmed(value);
+  if (!isTraceparent(v)) return undefined;
+  return { traceId: v.slice(3, 35), spanId: v.slice(36, 52), flags: parseInt(v.slice(53, 55), 16) };
+}
+
+/** value.trim(), without the call when both ends are visible ASCII (never white space). */
+const trimmed = (value: string): string => {
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  return first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f ? value : value.trim();
+};
+
+/** 1 for the lower-case hex digits. */
+const LOWER_HEX = new Uint8Array(128);
+for (const c of '0123456789abcdef') LOWER_HEX[c.charCodeAt(0)] = 1;
+
+/** Lower-case hex digits at value[from, to), not all zeros when `nonZero`. */
+function hexRun(value: string, from: number, to: number, nonZero: boolean): boolean {
+  let zero = true;
+  for (let i = from; i < to; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 128 || LOWER_HEX[c] !== 1) return false;
+    if (c !== 0x30) zero = false;
+  }
+  return !(nonZero && zero);
+}
+
+/**
+ * Whether `value` (after trimming) is a traceparent parseTraceparent accepts: version, trace id,
+ * span id and flags in lower-case hex, neither id all zeros, version not ff, nothing after the
+ * flags in version 00 and, in later versions, only "-" and more on the same line. Checked char by
+ * char, without a regular expression or an object: the HTTP observer checks every request head's.
+ */
+export function isTraceparent(value: string): boolean {
+  const v = trimmed(value);
+  const n = v.length;
+  if (n < 55 || v.charCodeAt(2) !== 0x2d || v.charCodeAt(35) !== 0x2d || v.charCodeAt(52) !== 0x2d) return false;
+  if (!hexRun(v, 0, 2, false) || !hexRun(v, 3, 35, true) || !hexRun(v, 36, 52, true) || !hexRun(v, 53, 55, false)) return false;
+  const v0 = v.charCodeAt(0);
+  const v1 = v.charCodeAt(1);
+  if (v0 === 0x66 && v1 === 0x66) return false; // version ff
+  if (v0 === 0x30 && v1 === 0x30) return n === 55; // version 00: nothing after the flags
+  if (n === 55) return true;
+  if (v.charCodeAt(55) !== 0x2d) return false;
+  // Then anything but a line terminator (what "." matches in the traceparent's regular expression).
+  for (let i = 56; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029) return false;
+  }
+  return true;
 }

@@ -66,6 +66,31 @@ test('IPv6 text agrees with the WHATWG URL serializer (same compression rule) on
   }
 });
 
+test('the IPv6 text cache never answers with another address: a pool larger than the cache, revisited, near neighbours', () => {
+  const rand = prng(1024);
+  // Addresses that differ in one byte (same prefix, as on one subnet) and random ones: slots collide and are replaced.
+  const pool = Array.from({ length: 5000 }, (_, k) => {
+    const b = new Uint8Array(16);
+    if (k % 2 === 0) for (let i = 0; i < 16; i++) b[i] = rand() & 0xff;
+    else b.set([0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (k >> 8) & 0xff, k & 0xff]);
+    return b;
+  });
+  const expected = (b: Uint8Array) => {
+    const full = Array.from({ length: 8 }, (_, g) => ((b[2 * g]! << 8) | b[2 * g + 1]!).toString(16)).join(':');
+    return new URL(`http://[${full}]/`).hostname.slice(1, -1);
+  };
+  const texts = pool.map(expected);
+  const frame = new Uint8Array(40);
+  for (let i = 0; i < 50_000; i++) {
+    const k = rand() % pool.length;
+    const at = 3 + (i % 7); // not only offset 0
+    frame.set(pool[k]!, at);
+    const ours = formatIPv6(frame, at);
+    if (ours.startsWith('::ffff:')) continue; // mapped: mixed notation, which WHATWG does not use
+    assert.equal(ours, texts[k], `address ${k} at offset ${at}`);
+  }
+});
+
 // ---- real captures against TShark ----
 
 /**

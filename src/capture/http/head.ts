@@ -8,7 +8,7 @@
  * line is skipped (and flagged) rather than failing the head, since an observer must not lose the
  * request line over one bad header it does not need.
  */
-import { parseTraceparent } from '../../model/observation.js';
+import { isTraceparent } from '../../model/observation.js';
 
 /** Default limit on a head (request/status line + headers + blank line), like Node's --max-http-header-size. */
 export const DEFAULT_MAX_HEAD_BYTES = 16 * 1024;
@@ -172,11 +172,15 @@ export function findHeadEnd(b: Uint8Array, limit = b.length, from = 0): number {
   return -1;
 }
 
-const latin1 = (b: Uint8Array, start: number, end: number): string => {
-  let s = '';
-  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
-  return s;
-};
+// Node's Buffer#latin1Slice (what buf.toString('latin1', ...) calls, without the argument checks) takes
+// any Uint8Array and makes a flat string at once; several times faster than building it byte by byte.
+const latin1Slice = (Buffer.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
+/** b[start, end) as latin1 text (every byte one character). */
+const latin1 = (b: Uint8Array, start: number, end: number): string =>
+  latin1Slice !== undefined
+    ? latin1Slice.call(b, start, end)
+    : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end);
 
 // tchar of RFC 9110 (token characters), as a byte table: header names are checked without making strings.
 const TCHAR = new Uint8Array(256);
@@ -184,10 +188,48 @@ for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl
 const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: [^\r\n]*)?$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/1\.(\d)$/;
 
-type Interest = 'traceparent' | 'tracestate' | 'host' | 'content-length' | 'transfer-encoding';
-const INTEREST = new Set<string>(['traceparent', 'tracestate', 'host', 'content-length', 'transfer-encoding']);
-// Only a name of one of these lengths can be of interest: the others are not made into strings.
-const INTEREST_LENGTHS = new Set([...INTEREST].map((n) => n.length));
+// The headers netspan reads, by index; a name of any other length is not looked at further.
+const TRACEPARENT = 0;
+const TRACESTATE = 1;
+const HOST = 2;
+const CONTENT_LENGTH = 3;
+const TRANSFER_ENCODING = 4;
+const INTEREST_NAMES = ['traceparent', 'tracestate', 'host', 'content-length', 'transfer-encoding'];
+const INTEREST_BYTES = INTEREST_NAMES.map((n) => Uint8Array.from(n, (c) => c.charCodeAt(0)));
+
+/** The index of the header of interest named b[s, e) (ASCII, any case), or -1. No string is made. */
+function interestOf(b: Uint8Array, s: number, e: number): number {
+  let k: number;
+  switch (e - s) {
+    case 11:
+      k = TRACEPARENT;
+      break;
+    case 10:
+      k = TRACESTATE;
+      break;
+    case 4:
+      k = HOST;
+      break;
+    case 14:
+      k = CONTENT_LENGTH;
+      break;
+    case 17:
+      k = TRANSFER_ENCODING;
+      break;
+    default:
+      return -1;
+  }
+  const name = INTEREST_BYTES[k]!;
+  for (let i = 0; i < name.length; i++) {
+    const c = b[s + i]!;
+    // Header names are tchar (ASCII): lower-casing A-Z is all toLowerCase would do.
+    if ((c >= 0x41 && c <= 0x5a ? c + 32 : c) !== name[i]) return -1;
+  }
+  return k;
+}
+
+/** Where a line ends without its CR LF / LF: the LF at `lf`, one byte earlier after a CR (not before `s`). */
+const lineStop = (b: Uint8Array, s: number, lf: number): number => (lf > s && b[lf - 1] === CR ? lf - 1 : lf);
 
 /**
  * Parses the head at the start of `b`. Returns 'incomplete' while no blank line is in the first
@@ -207,27 +249,39 @@ export function parseHttpHead(b: Uint8Array, maxHeadBytes = DEFAULT_MAX_HEAD_BYT
   return parseCompleteHead(b, end);
 }
 
-/** Lines of b[0, end) without their CR LF / LF, as [start, stop) pairs. */
-function splitLines(b: Uint8Array, end: number): number[] {
-  const out: number[] = [];
-  let s = 0;
-  for (let i = 0; i < end; i++) {
-    if (b[i] !== LF) continue;
-    out.push(s, i > s && b[i - 1] === CR ? i - 1 : i);
-    s = i + 1;
+/** The value of a header that must appear once (repeats with the same value are fine), or undefined. */
+function single(values: (string[] | undefined)[], dropped: number, key: number, issues: HttpIssue[]): string | undefined {
+  const v = values[key];
+  if (!v || (dropped & (1 << key)) !== 0) return undefined;
+  if (v.some((x) => x !== v[0])) {
+    issues.push({
+      code: 'REPEATED_HEADER',
+      offset: 0,
+      message: `${INTEREST_NAMES[key]!} given ${v.length} times with different values: dropped`,
+    });
+    return undefined;
   }
-  return out;
+  return v[0];
 }
 
+// Hot path (one call per observed HTTP message): lines are walked in place, header names compared
+// as bytes, and the headers of interest kept in a 5-slot array and a bit set, not a Map and a Set.
 function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
-  const lines = splitLines(b, end);
-  const firstLine = latin1(b, lines[0]!, lines[1]!);
+  // end is just past the blank line's LF, so the first LF below end ends the first line.
+  let lf = b.indexOf(LF);
+  const firstLine = latin1(b, 0, lineStop(b, 0, lf));
   const issues: HttpIssue[] = [];
   let head: HttpHead;
-  const base = { transferEncoding: false, chunked: false, headLength: end };
   const status = STATUS_LINE.exec(firstLine);
   if (status) {
-    head = { message: 'response', status: Number(status[2]), minorVersion: Number(status[1]), ...base };
+    head = {
+      message: 'response',
+      status: Number(status[2]),
+      minorVersion: Number(status[1]),
+      transferEncoding: false,
+      chunked: false,
+      headLength: end,
+    };
   } else {
     const request = REQUEST_LINE.exec(firstLine);
     if (!request) {
@@ -237,25 +291,34 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
         issue: { code: 'BAD_START_LINE', offset: 0, message: `not a request or status line: ${JSON.stringify(shown)}` },
       };
     }
-    head = { message: 'request', method: request[1]!, target: request[2]!, minorVersion: Number(request[3]), ...base };
+    head = {
+      message: 'request',
+      method: request[1]!,
+      target: request[2]!,
+      minorVersion: Number(request[3]),
+      transferEncoding: false,
+      chunked: false,
+      headLength: end,
+    };
   }
 
-  const seen = new Map<Interest, string[]>();
-  // Headers whose value cannot be trusted (oversized, folded): a repeat must not stand in for them.
-  const dropped = new Set<Interest>();
-  let lastInterest: Interest | undefined;
-  // The last pair is the blank line.
-  for (let k = 2; k < lines.length - 2; k += 2) {
-    const s = lines[k]!;
-    const e = lines[k + 1]!;
+  const seen: (string[] | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  // Headers whose value cannot be trusted (oversized, folded), one bit per interest: a repeat must not stand in for them.
+  let dropped = 0;
+  let lastInterest = -1;
+  // Every line up to the blank line (the one that ends at end - 1).
+  for (let s = lf + 1; s < end; s = lf + 1) {
+    lf = b.indexOf(LF, s);
+    if (lf === end - 1) break;
+    const e = lineStop(b, s, lf);
     const c = b[s]!;
     if (c === SP || c === HT) {
       issues.push({ code: 'BAD_HEADER_LINE', offset: s, message: 'obsolete line folding (obs-fold): continuation ignored' });
       // The folded header's value is incomplete: do not trust it.
-      if (lastInterest) dropped.add(lastInterest);
+      if (lastInterest >= 0) dropped |= 1 << lastInterest;
       continue;
     }
-    lastInterest = undefined;
+    lastInterest = -1;
     let colon = -1;
     for (let i = s; i < e; i++)
       if (b[i] === 0x3a) {
@@ -268,10 +331,8 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
       issues.push({ code: 'BAD_HEADER_LINE', offset: s, message: colon < 0 ? 'header line without a colon' : 'malformed header name' });
       continue;
     }
-    if (!INTEREST_LENGTHS.has(colon - s)) continue;
-    const lower = latin1(b, s, colon).toLowerCase();
-    if (!INTEREST.has(lower)) continue;
-    const key = lower as Interest;
+    const key = interestOf(b, s, colon);
+    if (key < 0) continue;
     let vs = colon + 1;
     let ve = e;
     while (vs < ve && (b[vs] === SP || b[vs] === HT)) vs++;
@@ -280,55 +341,46 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
       issues.push({
         code: 'OVERSIZED_HEADER',
         offset: s,
-        message: `${lower} of ${ve - vs} bytes (limit ${MAX_HEADER_VALUE_BYTES}) dropped`,
+        message: `${INTEREST_NAMES[key]!} of ${ve - vs} bytes (limit ${MAX_HEADER_VALUE_BYTES}) dropped`,
       });
-      dropped.add(key);
+      dropped |= 1 << key;
       continue;
     }
-    const values = seen.get(key);
+    const values = seen[key];
     if (values) values.push(latin1(b, vs, ve));
-    else seen.set(key, [latin1(b, vs, ve)]);
+    else seen[key] = [latin1(b, vs, ve)];
     lastInterest = key;
   }
 
-  const single = (key: Interest): string | undefined => {
-    const v = seen.get(key);
-    if (!v || dropped.has(key)) return undefined;
-    if (v.some((x) => x !== v[0])) {
-      issues.push({ code: 'REPEATED_HEADER', offset: 0, message: `${key} given ${v.length} times with different values: dropped` });
-      return undefined;
-    }
-    return v[0];
-  };
-
-  const tp = single('traceparent');
+  const tp = single(seen, dropped, TRACEPARENT, issues);
   if (tp !== undefined) {
-    if (parseTraceparent(tp)) head.traceparent = tp;
+    if (isTraceparent(tp)) head.traceparent = tp;
     else issues.push({ code: 'BAD_TRACEPARENT', offset: 0, message: `not a W3C traceparent: ${JSON.stringify(tp.slice(0, 80))}` });
   }
-  const ts = seen.get('tracestate');
-  if (ts && !dropped.has('tracestate')) {
+  const ts = seen[TRACESTATE];
+  if (ts && (dropped & (1 << TRACESTATE)) === 0) {
     const joined = ts.filter((x) => x !== '').join(',');
     if (joined.length > MAX_HEADER_VALUE_BYTES) {
       issues.push({ code: 'OVERSIZED_HEADER', offset: 0, message: `tracestate of ${joined.length} bytes in all dropped` });
     } else if (joined !== '') head.tracestate = joined;
   }
   if (head.message === 'request') {
-    const host = single('host');
+    const host = single(seen, dropped, HOST, issues);
     if (host !== undefined && host !== '') head.host = host;
   }
-  const cl = single('content-length');
+  const cl = single(seen, dropped, CONTENT_LENGTH, issues);
   if (cl !== undefined) {
     if (/^\d{1,15}$/.test(cl)) head.contentLength = Number(cl);
     else
       issues.push({ code: 'BAD_CONTENT_LENGTH', offset: 0, message: `Content-Length ${JSON.stringify(cl.slice(0, 40))} is not a number` });
   }
-  const te = seen.get('transfer-encoding');
+  const te = seen[TRANSFER_ENCODING];
+  const teDropped = (dropped & (1 << TRANSFER_ENCODING)) !== 0;
   if (te) {
     head.transferEncoding = true;
     const codings = te.join(',').split(',');
-    head.chunked = !dropped.has('transfer-encoding') && codings[codings.length - 1]!.trim().toLowerCase() === 'chunked';
-  } else if (dropped.has('transfer-encoding')) head.transferEncoding = true;
+    head.chunked = !teDropped && codings[codings.length - 1]!.trim().toLowerCase() === 'chunked';
+  } else if (teDropped) head.transferEncoding = true;
   return { status: 'complete', head, issues };
 }
 

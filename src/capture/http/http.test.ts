@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { repoPath } from '../../testutil/index.js';
 import { readPcap } from '../pcap/index.js';
-import { concat } from '../testkit.test.util.js';
+import { concat, prng } from '../testkit.test.util.js';
+import { isTraceparent, parseTraceparent } from '../../model/observation.js';
 import { decodePacket } from '../decode/index.js';
 import {
   HttpReassembler,
@@ -412,4 +413,45 @@ test('chunked bodies: extensions, trailers, upper-case hex; malformed framing is
   assert.deepEqual(send('0\r\n\r\nGET /hidden HTTP/1.1\r\n\r\n', 2), []);
   assert.equal(r.stats.chunkedBodiesLost, 2);
   assert.deepEqual(send('GET /f HTTP/1.1\r\n\r\n'), ['GET /f']);
+});
+
+test('isTraceparent and parseTraceparent accept exactly what the W3C regular expression accepts (mutated values)', () => {
+  // The W3C Trace Context grammar as a regular expression: the reference the char-by-char check must agree with.
+  const reference = (value: string) => {
+    const m = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/.exec(value.trim());
+    if (!m || m[1] === 'ff' || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
+    if (m[1] === '00' && value.trim().length !== 55) return undefined;
+    return { traceId: m[2]!, spanId: m[3]!, flags: parseInt(m[4]!, 16) };
+  };
+  const good = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const seeds = [
+    good,
+    `01${good.slice(2)}`,
+    `ff${good.slice(2)}`,
+    `01${good.slice(2)}-future`,
+    `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+    `00-4bf92f3577b34da6a3ce929d0e0e4736-${'0'.repeat(16)}-01`,
+    ` ${good}\t`,
+    `\u00a0${good}\u2028`,
+  ];
+  const alphabet = '0123456789abcdefABF-ff x\t\n\r\u00a0\u2028\ufeff';
+  const rand = prng(55);
+  let accepted = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const chars = [...seeds[i % seeds.length]!];
+    for (let e = rand() % 3; e >= 0; e--) {
+      const at = rand() % (chars.length + 1);
+      const c = alphabet[rand() % alphabet.length]!;
+      const op = rand() % 3;
+      if (op === 0) chars[at] = c;
+      else if (op === 1) chars.splice(at, 0, c);
+      else chars.splice(at, 1);
+    }
+    const value = chars.join('');
+    const want = reference(value);
+    assert.deepEqual(parseTraceparent(value), want, JSON.stringify(value));
+    assert.equal(isTraceparent(value), want !== undefined, JSON.stringify(value));
+    if (want) accepted++;
+  }
+  assert.ok(accepted > 1000, `the mutations must leave valid values too (${accepted})`);
 });

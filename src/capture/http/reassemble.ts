@@ -416,7 +416,8 @@ export class HttpReassembler {
     const n = p.length;
     const before = d.buffer?.length ?? 0;
     const room = this.maxHeadBytes - before;
-    const bytes = d.buffer ? concat(d.buffer, p.subarray(i, i + Math.min(room, n - i))) : p.subarray(i);
+    // A head at the start of a segment (the usual case) is parsed in place: no view to make.
+    const bytes = d.buffer ? concat(d.buffer, p.subarray(i, i + Math.min(room, n - i))) : i === 0 ? p : p.subarray(i);
     const r = parseHttpHead(bytes, this.maxHeadBytes);
     switch (r.status) {
       case 'incomplete':

@@ -27,7 +27,14 @@ export interface IoamLab {
   serverNode: IoamNodeConfig;
 }
 
-async function ioamNode(lab: Lab, node: IoamNodeConfig, namespaceId: number): Promise<void> {
+/** The namespace data (IOAM bit 5) and wide namespace data (bit 9) every node of the lab writes. */
+export interface IoamNamespaceData {
+  data: number;
+  /** 64 bits, as hex digits (`ip ioam namespace add ... wide 0x...`). */
+  wideHex: string;
+}
+
+async function ioamNode(lab: Lab, node: IoamNodeConfig, namespaceId: number, namespaceData?: IoamNamespaceData): Promise<void> {
   const values: Record<string, number> = {
     'net.ipv6.ioam6_id': node.nodeId,
     [`net.ipv6.conf.${node.ingress}.ioam6_enabled`]: 1,
@@ -35,11 +42,15 @@ async function ioamNode(lab: Lab, node: IoamNodeConfig, namespaceId: number): Pr
   };
   if (node.egress !== undefined) values[`net.ipv6.conf.${node.egress}.ioam6_id`] = node.egressId ?? 0;
   await lab.sysctl(node.ns, values);
-  await lab.ip(node.ns, ['ioam', 'namespace', 'add', String(namespaceId)]);
+  const data = namespaceData ? ['data', String(namespaceData.data), 'wide', `0x${namespaceData.wideHex}`] : [];
+  await lab.ip(node.ns, ['ioam', 'namespace', 'add', String(namespaceId), ...data]);
 }
 
-/** Builds the lab in `lab` (which the caller destroys). */
-export async function ioamLab(lab: Lab, namespaceId = 123): Promise<IoamLab> {
+/**
+ * Builds the lab in `lab` (which the caller destroys). Without `namespaceData` the nodes write
+ * "unavailable" (all ones) for the namespace data fields.
+ */
+export async function ioamLab(lab: Lab, namespaceId = 123, namespaceData?: IoamNamespaceData): Promise<IoamLab> {
   const star = await routedStar(lab, ['client', 'server']);
   const client = star.legs.client!;
   const server = star.legs.server!;
@@ -52,8 +63,8 @@ export async function ioamLab(lab: Lab, namespaceId = 123): Promise<IoamLab> {
     egressId: 12,
   };
   const serverNode: IoamNodeConfig = { ns: server.ns, nodeId: 1002, ingress: server.ifname, ingressId: 21 };
-  await ioamNode(lab, router, namespaceId);
-  await ioamNode(lab, serverNode, namespaceId);
+  await ioamNode(lab, router, namespaceId, namespaceData);
+  await ioamNode(lab, serverNode, namespaceId, namespaceData);
   return { namespaceId, client, server, router, serverNode };
 }
 
