@@ -81,6 +81,8 @@ export class NetflowReceiver implements Component {
    * with a RowWriter (NetFlow/IPFIX).
    */
   private readonly rowsCopiedBySink: boolean;
+  /** How UDP is read once started: in the workers through the native addon, or node:dgram on this thread. */
+  udpReceive: 'native' | 'dgram' | undefined;
   /** Bound addresses once started, e.g. to learn the ports chosen for port 0. */
   readonly addresses: { udp: string[]; tcp?: string } = { udp: [] };
 
@@ -116,6 +118,7 @@ export class NetflowReceiver implements Component {
       packed: !this.consumers.logs && typeof this.settings.evidence.addPackedFlows === 'function',
     };
     const native = this.config.native_receive ? nativeAvailable() : ({ ok: false, reason: 'native_receive is off' } as const);
+    this.udpReceive = native.ok ? 'native' : 'dgram';
     try {
       if (native.ok) for (const endpoint of this.config.endpoints) await this.openUdpGroup(endpoint);
       for (let i = 0; i < this.config.workers; i++) this.slots.push(this.spawnWorker(this.workerSetup(setup, i), i));

@@ -44,7 +44,17 @@ function reply(decoded: DecodedBatch, spentData?: ArrayBuffer): void {
   } else parentPort!.postMessage(decoded, transfer);
 }
 
-const readers = setup.udp ? startReaders(setup.udp) : [];
+let stopReaders = (): void => undefined;
+if (setup.udp) startReaders(setup.udp);
+
+/**
+ * A worker reading its own sockets gathers several receive rounds into one reply: a round is
+ * often a handful of datagrams (the worker wakes at the first one), and each reply costs a
+ * postMessage here and a message, a transferred buffer and garbage on the main thread.
+ */
+const REPLY_DATAGRAMS = 256;
+/** ...or after this long, so that flows reach the store promptly at low rates. */
+const REPLY_DELAY_MS = 5;
 
 function startReaders(udp: WorkerUdpSetup): UdpBatchReader[] {
   const allowList = exporterAllowList(udp.allowedExporters);
@@ -52,16 +62,23 @@ function startReaders(udp: WorkerUdpSetup): UdpBatchReader[] {
   // The allow-list verdict of the last sender: rounds mostly come from one or a few exporters.
   let lastSender = '';
   let lastAllowed = true;
+  let pending: DecodedBatch | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (!pending) return;
+    const out = pending;
+    pending = undefined;
+    reply(finishDecoded(out, rows));
+  };
   const onRound = (round: ReceivedDatagrams): void => {
-    const out = emptyDecoded();
-    out.ownReceive = true;
-    out.denied = 0;
-    out.truncated = 0;
+    const out = (pending ??= { ...emptyDecoded(), ownReceive: true, denied: 0, truncated: 0 });
     // NetFlow/IPFIX ignore the receive time; sFlow takes it per datagram, a round is one instant
     const now = Date.now();
     for (let i = 0; i < round.count; i++) {
       if (round.truncated(i)) {
-        out.truncated++;
+        out.truncated!++;
         continue;
       }
       const sender = round.source(i);
@@ -71,26 +88,32 @@ function startReaders(udp: WorkerUdpSetup): UdpBatchReader[] {
           lastAllowed = allowList.check(sender, sender.includes(':') ? 'ipv6' : 'ipv4');
         }
         if (!lastAllowed) {
-          out.denied++;
+          out.denied!++;
           continue;
         }
       }
       decodeDatagram(out, session, sender, now, round.bytes(i));
     }
-    reply(finishDecoded(out, rows));
+    if (out.datagrams + out.denied! + out.truncated! >= REPLY_DATAGRAMS) flush();
+    else timer ??= setTimeout(flush, REPLY_DELAY_MS);
   };
-  return udp.fds.map(
+  stopReaders = (): void => {
+    for (const r of readers) r.close();
+    flush();
+  };
+  const readers = udp.fds.map(
     (fd) =>
       new UdpBatchReader(fd, buffers, onRound, (err) => {
         // the worker fails: the main thread logs it and restarts the worker, which reads again
         throw err;
       }),
   );
+  return readers;
 }
 
 parentPort?.on('message', (message: DatagramBatch | StopReceiving | ReturnedRows) => {
   if ('stop' in message) {
-    for (const r of readers) r.close();
+    stopReaders();
     // after every batch already posted: the main thread knows nothing more will come from the sockets
     parentPort!.postMessage({ stopped: true });
     return;
