@@ -32,6 +32,17 @@ const RECEIVE_PATHS = [
   { name: 'native receive', native_receive: true, udpReceive: 'native', skip: native.ok ? false : native.reason },
   { name: 'node:dgram', native_receive: false, udpReceive: 'dgram', skip: false },
 ] as const;
+type ReceivePath = (typeof RECEIVE_PATHS)[number];
+
+/** The receiver's config on the receive path: one loopback UDP endpoint, no TCP, unless `options` say otherwise. */
+function udpConfig(path: ReceivePath, options: Record<string, unknown> = {}) {
+  return netflowReceiverConfigSchema.parse({
+    native_receive: path.native_receive,
+    endpoints: ['127.0.0.1:0'],
+    tcp_endpoint: '',
+    ...options,
+  });
+}
 
 /** The UDP payloads of a bench/flows capture. */
 function benchPayloads(file: string): Uint8Array[] {
@@ -90,12 +101,7 @@ for (const path of RECEIVE_PATHS)
       evidence = new RecordingEvidence();
       logs = new RecordingConsumer<'logs'>();
       settings = testSettings('netflow', evidence);
-      const config = netflowReceiverConfigSchema.parse({
-        native_receive: path.native_receive,
-        endpoints: ['127.0.0.1:0'],
-        tcp_endpoint: '127.0.0.1:0',
-        workers: 2,
-      });
+      const config = udpConfig(path, { tcp_endpoint: '127.0.0.1:0', workers: 2 });
       receiver = new NetflowReceiver(settings, config, { logs });
       await receiver.start();
       assert.equal(receiver.udpReceive, path.udpReceive);
@@ -178,12 +184,7 @@ for (const path of RECEIVE_PATHS)
     test('the sink gets packed batches with the same flows', async () => {
       const evidence = new RecordingEvidence();
       const settings = testSettings('netflow/packed', evidence);
-      const config = netflowReceiverConfigSchema.parse({
-        native_receive: path.native_receive,
-        endpoints: ['127.0.0.1:0'],
-        tcp_endpoint: '',
-        workers: 1,
-      });
+      const config = udpConfig(path, { workers: 1 });
       const receiver = new NetflowReceiver(settings, config, {});
       await receiver.start();
       try {
@@ -205,12 +206,7 @@ for (const path of RECEIVE_PATHS)
       const metrics = new SelfMetrics();
       const hub = new EvidenceHub(evidenceConfigSchema.parse({ flows: { retention: '1000000h' } }), metrics, silentLogger());
       const settings = { ...testSettings('netflow/hub', hub), metrics };
-      const config = netflowReceiverConfigSchema.parse({
-        native_receive: path.native_receive,
-        endpoints: ['127.0.0.1:0'],
-        tcp_endpoint: '',
-        workers: 2,
-      });
+      const config = udpConfig(path, { workers: 2 });
       const receiver = new NetflowReceiver(settings, config, {});
       await receiver.start();
       try {
@@ -236,12 +232,7 @@ for (const path of RECEIVE_PATHS)
       const hub = new EvidenceHub(evidenceConfigSchema.parse({ flows: { retention: '1000000h' } }), metrics, silentLogger());
       const reference = new MemoryFlowStore({ retentionMs: 1_000_000 * 3_600_000 });
       const settings = { ...testSettings('netflow/hub-waves', hub), metrics };
-      const config = netflowReceiverConfigSchema.parse({
-        native_receive: path.native_receive,
-        endpoints: ['127.0.0.1:0'],
-        tcp_endpoint: '',
-        workers: 2,
-      });
+      const config = udpConfig(path, { workers: 2 });
       const receiver = new NetflowReceiver(settings, config, {});
       await receiver.start();
       try {
@@ -289,13 +280,7 @@ for (const path of RECEIVE_PATHS)
     test('exporters outside the allow-list are dropped and counted', async () => {
       const evidence = new RecordingEvidence();
       const settings = testSettings('netflow/allow', evidence);
-      const config = netflowReceiverConfigSchema.parse({
-        native_receive: path.native_receive,
-        endpoints: ['127.0.0.1:0'],
-        tcp_endpoint: '',
-        workers: 1,
-        allowed_exporters: ['192.0.2.0/24', '2001:db8::/32'],
-      });
+      const config = udpConfig(path, { workers: 1, allowed_exporters: ['192.0.2.0/24', '2001:db8::/32'] });
       const receiver = new NetflowReceiver(settings, config, {});
       await receiver.start();
       try {
@@ -329,7 +314,7 @@ for (const path of RECEIVE_PATHS)
     ): Promise<void> {
       const evidence = new RecordingEvidence();
       const settings = testSettings(`netflow/${path.name}`, evidence);
-      const config = netflowReceiverConfigSchema.parse({ native_receive: path.native_receive, tcp_endpoint: '', workers: 2, ...options });
+      const config = udpConfig(path, { workers: 2, ...options });
       const receiver = new NetflowReceiver(settings, config, {});
       await receiver.start();
       assert.equal(receiver.udpReceive, path.udpReceive);
