@@ -40,6 +40,10 @@ export interface WorkerUdpSetup {
   slots: number;
   /** The receiver's allow-list (addresses or prefixes; empty allows all). */
   allowedExporters: string[];
+  /** Int32: datagrams of this worker's replies the main thread has not taken yet (it subtracts them as it does). */
+  pending: SharedArrayBuffer;
+  /** Rounds are dropped (counted) while `pending` is at this: the receiver's queue_size. */
+  queueSize: number;
 }
 
 /** The main thread asks a worker to stop reading its sockets; it answers `{ stopped: true }` after its last batch. */
@@ -75,6 +79,7 @@ export interface DecodedBatch {
   /** Datagrams the worker read and dropped: sender not allowed / larger than the receive slot. */
   denied?: number;
   truncated?: number;
+  droppedQueueFull?: number;
   /** The datagram batch's buffer, handed back for the receive loop to fill again. */
   spentData?: ArrayBuffer;
 }

@@ -379,6 +379,23 @@ for (const path of RECEIVE_PATHS)
       });
     });
 
+    test('a full queue (queue_size) drops datagrams, counted: every datagram sent is decoded or dropped_queue_full', async () => {
+      const datagram = dat('netflow5.dat');
+      const perDatagram = expectedRecords(['netflow5.dat']);
+      const sent = 300;
+      await withReceiver({ endpoints: ['127.0.0.1:0'], queue_size: 1 }, async (receiver, evidence, settings) => {
+        await sendUdp(
+          receiver.addresses.udp[0]!,
+          Array.from({ length: sent }, () => datagram),
+        );
+        const accounted = async () => (await outcome(settings, 'decoded')) + (await outcome(settings, 'dropped_queue_full'));
+        const deadline = Date.now() + 10_000;
+        while ((await accounted()) < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(await accounted(), sent);
+        assert.equal(evidence.flows.length, (await outcome(settings, 'decoded')) * perDatagram);
+      });
+    });
+
     test('shutdown: what was received is delivered, nothing is lost, the port is free again', async () => {
       let address = '';
       await withReceiver({ endpoints: ['127.0.0.1:0'] }, async (receiver, evidence, settings) => {

@@ -52,6 +52,8 @@ interface WorkerSlot {
   spareRows: ArrayBuffer[];
   /** Resolves when the worker confirms it stopped reading its sockets. */
   stopped?: () => void;
+  /** Native receive: datagrams the worker has posted and this thread not taken yet (shared with the worker). */
+  pending?: Int32Array;
 }
 
 /** Row buffers held for a worker at most. */
@@ -151,6 +153,8 @@ export class NetflowReceiver implements Component {
         slotSize,
         slots: Math.max(1, Math.min(NATIVE_RECEIVE_SLOTS, Math.floor(NATIVE_RECEIVE_BUFFER / slotSize))),
         allowedExporters: this.config.allowed_exporters,
+        pending: new SharedArrayBuffer(4),
+        queueSize: this.config.queue_size,
       },
     };
   }
@@ -181,9 +185,11 @@ export class NetflowReceiver implements Component {
   private spawnWorker(setup: WorkerSetup, index: number): WorkerSlot {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
     const slot: WorkerSlot = { worker, builder: new BatchBuilder(), inFlight: 0, spareRows: [] };
+    if (setup.udp) slot.pending = new Int32Array(setup.udp.pending);
     worker.on('message', (decoded: DecodedBatch | { stopped: true }) => {
       if ('stopped' in decoded) return slot.stopped?.();
       if (!decoded.ownReceive) slot.inFlight -= decoded.datagrams;
+      else Atomics.sub(slot.pending!, 0, decoded.datagrams);
       if (decoded.spentData) slot.builder.recycle(decoded.spentData);
       this.deliver(decoded, slot);
     });
@@ -194,6 +200,7 @@ export class NetflowReceiver implements Component {
       if (this.stopping) return;
       this.count('lost_in_worker', slot.inFlight);
       slot.inFlight = 0;
+      if (slot.pending) Atomics.store(slot.pending, 0, 0); // its unsent replies are gone with it
       if (this.restarts++ < MAX_WORKER_RESTARTS) {
         this.settings.logger.error({ code, worker: index }, 'flow decoding worker exited; restarting it (its templates are relearned)');
         const replacement = this.spawnWorker(setup, index);
@@ -305,6 +312,7 @@ export class NetflowReceiver implements Component {
     this.count('decoded', decoded.datagrams);
     this.count('denied', decoded.denied ?? 0);
     this.count('truncated', decoded.truncated ?? 0);
+    this.count('dropped_queue_full', decoded.droppedQueueFull ?? 0);
     const { metrics, id } = this.settings;
     let byType = decoded.recordsByType;
     if (!byType) {

@@ -59,21 +59,30 @@ const REPLY_DELAY_MS = 5;
 function startReaders(udp: WorkerUdpSetup): UdpBatchReader[] {
   const allowList = exporterAllowList(udp.allowedExporters);
   const buffers = new DatagramBuffers(udp.slotSize, udp.slots);
+  const pending = new Int32Array(udp.pending);
   // The allow-list verdict of the last sender: rounds mostly come from one or a few exporters.
   let lastSender = '';
   let lastAllowed = true;
-  let pending: DecodedBatch | undefined;
+  let gathering: DecodedBatch | undefined;
   let timer: NodeJS.Timeout | undefined;
   const flush = (): void => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (!pending) return;
-    const out = pending;
-    pending = undefined;
+    if (!gathering) return;
+    const out = gathering;
+    gathering = undefined;
+    // counted before the post: the main thread subtracts as it takes them
+    Atomics.add(pending, 0, out.datagrams);
     reply(finishDecoded(out, rows));
   };
   const onRound = (round: ReceivedDatagrams): void => {
-    const out = (pending ??= { ...emptyDecoded(), ownReceive: true, denied: 0, truncated: 0 });
+    const out = (gathering ??= { ...emptyDecoded(), ownReceive: true, denied: 0, truncated: 0, droppedQueueFull: 0 });
+    // the main thread is behind by queue_size datagrams: drop this round (counted), as the receive loop would
+    if (Atomics.load(pending, 0) + out.datagrams >= udp.queueSize) {
+      out.droppedQueueFull! += round.count;
+      timer ??= setTimeout(flush, REPLY_DELAY_MS);
+      return;
+    }
     // NetFlow/IPFIX ignore the receive time; sFlow takes it per datagram, a round is one instant
     const now = Date.now();
     for (let i = 0; i < round.count; i++) {
@@ -94,7 +103,7 @@ function startReaders(udp: WorkerUdpSetup): UdpBatchReader[] {
       }
       decodeDatagram(out, session, sender, now, round.bytes(i));
     }
-    if (out.datagrams + out.denied! + out.truncated! >= REPLY_DATAGRAMS) flush();
+    if (out.datagrams + out.denied! + out.truncated! + out.droppedQueueFull! >= REPLY_DATAGRAMS) flush();
     else timer ??= setTimeout(flush, REPLY_DELAY_MS);
   };
   stopReaders = (): void => {
