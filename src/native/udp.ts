@@ -2,11 +2,20 @@
  * UDP receive through the native addon: several sockets bound to one port (SO_REUSEPORT), each
  * read by its own thread with recvmmsg, many datagrams per system call, into buffers allocated
  * once. The group is steered by source address, so one sender always reaches the same socket.
- * Callers check `nativeAvailable()` first; node:dgram is the fallback.
+ * Callers check `udpReceiveAvailable()` first; node:dgram is the fallback.
  */
 import { formatIPv4, formatIPv6 } from '../capture/decode/address.js';
 import { NetspanError } from '../core/errors.js';
-import { loadNative, nativeError, type NativeUdpReceiveHandle } from './index.js';
+import { loadNative, nativeAvailable, nativeError, type NativeAvailability, type NativeUdpReceiveHandle } from './index.js';
+
+/** Whether UDP batch receive can be used: the addon is loaded and was built with it (an addon built from older sources lacks it). */
+export function udpReceiveAvailable(): NativeAvailability {
+  const available = nativeAvailable();
+  if (!available.ok) return available;
+  return typeof loadNative().udpReceive === 'function'
+    ? available
+    : { ok: false, reason: 'the native addon was built without UDP receive (rebuild it: npm run install)' };
+}
 
 /** One socket of a group, as the thread that reads it needs it (plain data: it can go to a worker). */
 export interface SharedUdpSocket {

@@ -24,9 +24,9 @@ import type { FlowRecord } from '../../model/flow.js';
 import { MemoryFlowStore } from '../../evidence/memory/store.js';
 import { decodePacket, readPcap } from '../../capture/index.js';
 import { REPO_ROOT } from '../../testutil/index.js';
-import { nativeAvailable } from '../../native/index.js';
+import { udpReceiveAvailable } from '../../native/udp.js';
 
-const native = nativeAvailable();
+const native = udpReceiveAvailable();
 /** Every UDP test runs on both receive paths: in the workers through the addon, and node:dgram on the main thread. */
 const RECEIVE_PATHS = [
   { name: 'native receive', native_receive: true, udpReceive: 'native', skip: native.ok ? false : native.reason },

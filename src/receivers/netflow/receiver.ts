@@ -25,8 +25,7 @@ import { flowsToLogs } from './flowlogs.js';
 import { unpackFlows } from '../../evidence/memory/rows.js';
 import { IpfixStreamFramer } from './tcp.js';
 import { EvidenceHub } from '../../core/evidence-hub.js';
-import { nativeAvailable } from '../../native/index.js';
-import { closeUdpSockets, openUdpGroup, type SharedUdpSocket } from '../../native/udp.js';
+import { closeUdpSockets, openUdpGroup, udpReceiveAvailable, type SharedUdpSocket } from '../../native/udp.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
@@ -119,7 +118,7 @@ export class NetflowReceiver implements Component {
       keepAllFields: this.config.include_all_fields && !!this.consumers.logs,
       packed: !this.consumers.logs && typeof this.settings.evidence.addPackedFlows === 'function',
     };
-    const native = this.config.native_receive ? nativeAvailable() : ({ ok: false, reason: 'native_receive is off' } as const);
+    const native = this.config.native_receive ? udpReceiveAvailable() : ({ ok: false, reason: 'native_receive is off' } as const);
     this.udpReceive = native.ok ? 'native' : 'dgram';
     try {
       if (native.ok) for (const endpoint of this.config.endpoints) await this.openUdpGroup(endpoint);
