@@ -74,6 +74,8 @@ export interface CollectorOptions {
   stepSeconds: number;
   socketBufferBytes: number;
   workers: number | undefined;
+  /** netspan's UDP receive: in its workers through the native addon, or node:dgram on its main thread. */
+  udpReceive: 'native' | 'dgram';
   warmupSeconds: number;
   warmupRate: number;
   ticksPerSecond: number;
@@ -142,12 +144,13 @@ async function scrapeNetspan(telemetry: string): Promise<NetspanCounters> {
   return c;
 }
 
-export function netspanConfig(socketBufferBytes: number, workers: number | undefined): string {
+export function netspanConfig(socketBufferBytes: number, workers: number | undefined, udpReceive: 'native' | 'dgram' = 'native'): string {
   return `# bench/flows: the netflow receiver in a traces pipeline that does little (evidence only)
 receivers:
   netflow:
     endpoints: [127.0.0.1:0]
     tcp_endpoint: ""
+    native_receive: ${udpReceive === 'native'}
     socket_buffer_size: ${socketBufferBytes}${workers === undefined ? '' : `\n    workers: ${workers}`}
 exporters:
   debug: { verbosity: basic }
@@ -171,6 +174,8 @@ export class NetspanCollector implements Collector {
   recordsPerPass: number;
   private proc: NetspanProcess | undefined;
   private port = 0;
+  /** How netspan said it reads UDP (its log), e.g. "native (recvmmsg in the workers)". */
+  udpReceivePath = '';
   /** Warnings netspan logged (e.g. a capped socket buffer), kept for the report. */
   readonly warnings: string[] = [];
 
@@ -188,11 +193,12 @@ export class NetspanCollector implements Collector {
   private async ensure(): Promise<NetspanProcess> {
     if (this.proc && this.proc.child.exitCode === null) return this.proc;
     const proc = await NetspanProcess.start(
-      netspanConfig(this.opts.socketBufferBytes, this.opts.workers),
+      netspanConfig(this.opts.socketBufferBytes, this.opts.workers, this.opts.udpReceive),
       {},
       { nodeArgs: this.opts.nodeArgs },
     );
     const listening = await proc.waitForLog((l) => l.msg === 'flow receiver listening');
+    this.udpReceivePath = String(listening.udpReceive);
     const udp = (listening.udp as string[])[0]!;
     this.port = Number(udp.slice(udp.lastIndexOf(':') + 1));
     this.proc = proc;

@@ -69,6 +69,7 @@ const USAGE = `usage: node dist/bench/flows/run.js [options]
   --warmup-seconds N    netspan JIT warm-up replay before a ladder, s (default 2, at 50,000 records/s)
   --socket-buffer N     SO_RCVBUF for both collectors, bytes (default 16777216, netspan's default)
   --workers N           netspan's netflow receiver workers (default: netspan's default)
+  --udp-receive MODE    netspan's UDP receive: native (recvmmsg in the workers, the default when the addon is built) or dgram (node:dgram on the main thread)
   --no-raise-rmem       do not raise net.core.rmem_max (as root it is raised to --socket-buffer and restored)
   --profile DIR         also write CPU profiles (decode in-process; netspan run with --cpu-prof) and summarize them
   --profile-rate N      records/s of the profiled netspan replay (default: netspan's loss-free v9 rate)
@@ -98,6 +99,7 @@ interface Options {
   warmupSeconds: number;
   socketBuffer: number;
   workers: number | undefined;
+  udpReceive: 'native' | 'dgram';
   raiseRmem: boolean;
   profile: string | undefined;
   profileRate: number | undefined;
@@ -121,6 +123,7 @@ function options(root: string): Options {
     'warmup-seconds': { type: 'string', default: '2' },
     'socket-buffer': { type: 'string', default: String(16 * 1024 * 1024) },
     workers: { type: 'string' },
+    'udp-receive': { type: 'string', default: 'native' },
     'no-raise-rmem': { type: 'boolean', default: false },
     profile: { type: 'string' },
     'profile-rate': { type: 'string' },
@@ -149,6 +152,7 @@ function options(root: string): Options {
     warmupSeconds: num('warmup-seconds', values['warmup-seconds'], 0, 60),
     socketBuffer: num('socket-buffer', values['socket-buffer'], 65_536, 1 << 30),
     workers: values.workers === undefined ? undefined : num('workers', values.workers, 1, 64),
+    udpReceive: list('udp-receive', values['udp-receive'], ['native', 'dgram'] as const)[0] ?? 'native',
     raiseRmem: !values['no-raise-rmem'],
     profile: values.profile,
     profileRate: values['profile-rate'] === undefined ? undefined : num('profile-rate', values['profile-rate'], 1_000, 20_000_000),
@@ -193,6 +197,8 @@ interface LadderResult {
   atLossFree?: StepResult;
   /** Warnings the collector logged (netspan), e.g. a capped socket buffer. */
   warnings?: string[];
+  /** How netspan read UDP, as it logged it. */
+  udpReceive?: string;
   steps: StepResult[];
 }
 
@@ -270,8 +276,10 @@ async function runLadder(c: Collector, format: FlowFormat, opts: Options): Promi
   }
   await c.close();
   const warnings = c instanceof NetspanCollector && c.warnings.length > 0 ? { warnings: c.warnings } : {};
+  const udpReceive = c instanceof NetspanCollector ? { udpReceive: c.udpReceivePath } : {};
   return {
     ...warnings,
+    ...udpReceive,
     collector: c.name,
     format,
     recordsPerPass: c.recordsPerPass,
@@ -444,6 +452,7 @@ async function main(): Promise<void> {
     stepSeconds: opts.stepSeconds,
     socketBufferBytes: opts.socketBuffer,
     workers: opts.workers,
+    udpReceive: opts.udpReceive,
     warmupSeconds: opts.warmupSeconds,
     warmupRate: 50_000,
     ticksPerSecond,
@@ -568,6 +577,7 @@ async function main(): Promise<void> {
       netspanWarmupSeconds: opts.warmupSeconds,
       socketBufferBytes: opts.socketBuffer,
       netspanWorkers: opts.workers ?? 'default',
+      netspanUdpReceive: opts.udpReceive,
       rmemMax: rmem,
       nfcapd,
     },

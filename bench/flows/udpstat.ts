@@ -11,19 +11,25 @@ export interface UdpSocketStat {
   drops: number;
 }
 
-/** The IPv4 socket bound to 127.0.0.1:port (or 0.0.0.0:port); undefined when there is none. */
+/**
+ * The IPv4 sockets bound to 127.0.0.1:port (or 0.0.0.0:port), summed: netspan's native receive
+ * binds one socket per worker to the port (SO_REUSEPORT). Undefined when there is none.
+ */
 export function udpSocketStat(port: number): UdpSocketStat | undefined {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   const lines = readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1);
+  let found: UdpSocketStat | undefined;
   for (const line of lines) {
     const f = line.trim().split(/\s+/);
     if (f.length < 13) continue;
     const [, port16] = f[1]!.split(':');
     if (port16 !== hexPort) continue;
     const rx = f[4]!.split(':')[1]!;
-    return { rxQueueBytes: parseInt(rx, 16), drops: Number(f[12]) };
+    found ??= { rxQueueBytes: 0, drops: 0 };
+    found.rxQueueBytes += parseInt(rx, 16);
+    found.drops += Number(f[12]);
   }
-  return undefined;
+  return found;
 }
 
 /** The socket's receive buffer as the kernel applied it (bytes, `rb` of `ss -uam`), undefined if ss fails. */

@@ -29,7 +29,24 @@ export interface NativeBinding {
   ioamEventsOpen(callback: NativeIoamEventsCallback): NativeIoamEventsHandle;
   ioamEventsClose(handle: NativeIoamEventsHandle): void;
   ioamEventsRef(handle: NativeIoamEventsHandle, ref: boolean): void;
+  /** A bound, non-blocking UDP socket with SO_REUSEPORT; the caller owns the fd. */
+  udpOpen(host: string, port: number, receiveBufferSize: number): { fd: number; port: number; receiveBufferSize: number };
+  /** Steers the fd's SO_REUSEPORT group by source address hash over `sockets` sockets. */
+  udpSteerBySource(fd: number, sockets: number): void;
+  udpClose(fd: number): void;
+  /** Watches fd on this thread's loop; per readable round, recvmmsg into data/meta then callback(null, count). */
+  udpReceive(
+    fd: number,
+    data: Uint8Array,
+    slotSize: number,
+    meta: Uint8Array,
+    callback: (err: Error | null, count: number) => void,
+  ): NativeUdpReceiveHandle;
+  udpReceiveClose(handle: NativeUdpReceiveHandle): void;
 }
+
+/** Opaque handle of a UDP batch receiver. */
+export type NativeUdpReceiveHandle = { readonly __brand: 'NativeUdpReceiveHandle' };
 
 export type NativeAvailability = { ok: true } | { ok: false; reason: string };
 

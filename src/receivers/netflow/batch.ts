@@ -27,6 +27,33 @@ export interface WorkerSetup {
   keepAllFields: boolean;
   /** Send the records packed (packDecoded) rather than as objects. */
   packed: boolean;
+  /** The worker also reads UDP sockets itself (native receive); absent: only batches from the main thread. */
+  udp?: WorkerUdpSetup;
+}
+
+/** The UDP sockets a worker reads itself (one per endpoint, its share of each SO_REUSEPORT group). */
+export interface WorkerUdpSetup {
+  fds: number[];
+  /** Largest datagram; a larger one is truncated by the kernel, then dropped and counted. */
+  slotSize: number;
+  /** Datagrams read per system call at most. */
+  slots: number;
+  /** The receiver's allow-list (addresses or prefixes; empty allows all). */
+  allowedExporters: string[];
+  /** Int32: datagrams of this worker's replies the main thread has not taken yet (it subtracts them as it does). */
+  pending: SharedArrayBuffer;
+  /** Rounds are dropped (counted) while `pending` is at this: the receiver's queue_size. */
+  queueSize: number;
+}
+
+/** The main thread asks a worker to stop reading its sockets; it answers `{ stopped: true }` after its last batch. */
+export interface StopReceiving {
+  stop: true;
+}
+
+/** Row buffers the evidence store has copied, back to the worker that reads its own sockets (no batch to ride with). */
+export interface ReturnedRows {
+  spareRows: ArrayBuffer[];
 }
 
 /** An issue with the exporter it came from, for logs and counters. */
@@ -47,6 +74,12 @@ export interface DecodedBatch {
   /** ...and the first few kept with their detail, for the log. */
   issueSamples: ExporterIssue[];
   datagrams: number;
+  /** Read by the worker from its own sockets: these datagrams were never in flight from the main thread. */
+  ownReceive?: boolean;
+  /** Datagrams the worker read and dropped: sender not allowed / larger than the receive slot. */
+  denied?: number;
+  truncated?: number;
+  droppedQueueFull?: number;
   /** The datagram batch's buffer, handed back for the receive loop to fill again. */
   spentData?: ArrayBuffer;
 }
@@ -125,25 +158,24 @@ export class BatchBuilder {
   }
 }
 
-/**
- * Decodes every datagram of a batch with one decoder session (one worker's template state). When
- * the session writes its flows to `rows` (createDecoderSession's RowWriter), the batch comes back
- * packed from it, as packDecoded would pack the records.
- */
-export function decodeBatch(batch: DatagramBatch, decode: DecoderSession, rows?: RowWriter): DecodedBatch {
-  const out: DecodedBatch = { records: [], counters: [], issueCounts: {}, issueSamples: [], datagrams: batch.exporters.length };
-  const data = new Uint8Array(batch.data);
-  for (let i = 0; i < batch.exporters.length; i++) {
-    const exporter = batch.exporters[i]!;
-    const bytes = data.subarray(batch.offsets[i]!, batch.offsets[i + 1]!);
-    const result = decode(exporter, batch.receivedAtMs[i]!, bytes);
-    for (const r of result.records) out.records.push(r);
-    for (const c of result.counters) out.counters.push(c);
-    for (const issue of result.issues) {
-      out.issueCounts[issue.code] = (out.issueCounts[issue.code] ?? 0) + 1;
-      if (out.issueSamples.length < ISSUE_SAMPLES_PER_BATCH) out.issueSamples.push({ ...issue, exporter });
-    }
+export function emptyDecoded(): DecodedBatch {
+  return { records: [], counters: [], issueCounts: {}, issueSamples: [], datagrams: 0 };
+}
+
+/** Decodes one datagram into `out` (records, counters, issues; rows go to the session's RowWriter). */
+export function decodeDatagram(out: DecodedBatch, decode: DecoderSession, exporter: string, receivedAtMs: number, bytes: Uint8Array): void {
+  const result = decode(exporter, receivedAtMs, bytes);
+  out.datagrams++;
+  for (const r of result.records) out.records.push(r);
+  for (const c of result.counters) out.counters.push(c);
+  for (const issue of result.issues) {
+    out.issueCounts[issue.code] = (out.issueCounts[issue.code] ?? 0) + 1;
+    if (out.issueSamples.length < ISSUE_SAMPLES_PER_BATCH) out.issueSamples.push({ ...issue, exporter });
   }
+}
+
+/** Ends a batch: with a RowWriter, its rows of the batch become `packed`. */
+export function finishDecoded(out: DecodedBatch, rows?: RowWriter): DecodedBatch {
   if (rows) {
     // a NetFlow/IPFIX session without keepAllFields returns no records: its flows are all in `rows`
     const taken = rows.take();
@@ -151,6 +183,19 @@ export function decodeBatch(batch: DatagramBatch, decode: DecoderSession, rows?:
     out.recordsByType = taken.recordsByType;
   }
   return out;
+}
+
+/**
+ * Decodes every datagram of a batch with one decoder session (one worker's template state). When
+ * the session writes its flows to `rows` (createDecoderSession's RowWriter), the batch comes back
+ * packed from it, as packDecoded would pack the records.
+ */
+export function decodeBatch(batch: DatagramBatch, decode: DecoderSession, rows?: RowWriter): DecodedBatch {
+  const out = emptyDecoded();
+  const data = new Uint8Array(batch.data);
+  for (let i = 0; i < batch.exporters.length; i++)
+    decodeDatagram(out, decode, batch.exporters[i]!, batch.receivedAtMs[i]!, data.subarray(batch.offsets[i]!, batch.offsets[i + 1]!));
+  return finishDecoded(out, rows);
 }
 
 /** The batch with its records packed into one transferable buffer (`packed.data`) instead of objects. */

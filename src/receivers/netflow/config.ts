@@ -50,6 +50,14 @@ export const netflowReceiverConfigSchema = z
     allowed_exporters: z
       .array(z.string().refine(isCidr, { message: 'must be an IP address or CIDR prefix, e.g. 192.0.2.0/24 or 2001:db8::/32' }))
       .default([]),
+    /**
+     * Read UDP in the decoding workers through the native addon (recvmmsg, SO_REUSEPORT sockets
+     * steered by exporter address) when it is built; false, or without the addon: node:dgram on
+     * the main thread.
+     */
+    native_receive: z.boolean().default(true),
+    /** Largest UDP datagram taken; larger ones are dropped and counted (outcome "truncated"). */
+    max_datagram_size: byteSize().pipe(z.number().int().min(512).max(65_535)).default(65_535),
     /** Put every decoded element into the OTLP log records (flow.fields.*), not only the standard attributes. */
     include_all_fields: z.boolean().default(false),
   })

@@ -5,6 +5,11 @@
  * records come back and go to the evidence store (packed as store rows in one transferred buffer
  * when the sink takes them, see EvidenceSink.addPackedFlows) and, when a logs pipeline takes from
  * this receiver, out as OTLP log records (then as objects). Every datagram is accounted for in the metrics.
+ *
+ * With the native addon (`native_receive`), UDP is not read here at all: each endpoint is a group
+ * of SO_REUSEPORT sockets, one per worker, steered by exporter address, and each worker reads its
+ * socket with recvmmsg and decodes in place; only the decoded rows come to this thread. Without
+ * the addon, node:dgram reads here and the datagrams travel to the workers in batches.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
@@ -14,12 +19,15 @@ import type { Component, Consumers, CreateSettings } from '../../core/component.
 import { CapacityError, NetspanError, errorMessage } from '../../core/errors.js';
 import { parseHostPort } from '../../core/config/types.js';
 import { closeServer, formatAddress } from '../../core/net/server.js';
-import { BatchBuilder, type DecodedBatch, type ExporterIssue, type WorkerSetup } from './batch.js';
+import { BatchBuilder, type DecodedBatch, type ExporterIssue, type ReturnedRows, type WorkerSetup } from './batch.js';
 import { exporterAllowList, MAX_IPFIX_MESSAGE, type NetflowReceiverConfig } from './config.js';
 import { flowsToLogs } from './flowlogs.js';
 import { unpackFlows } from '../../evidence/memory/rows.js';
 import { IpfixStreamFramer } from './tcp.js';
 import { EvidenceHub } from '../../core/evidence-hub.js';
+import { closeUdpSockets, openUdpGroup, udpReceiveAvailable, type SharedUdpSocket } from '../../native/udp.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 
 /** Datagrams per batch before it is sent to a worker without waiting for the next tick. */
 const MAX_BATCH_DATAGRAMS = 512;
@@ -29,6 +37,10 @@ const SHUTDOWN_DRAIN_MS = 5_000;
 const ISSUE_LOG_INTERVAL_MS = 10_000;
 /** A crashed worker is restarted at most this many times. */
 const MAX_WORKER_RESTARTS = 10;
+/** Receive buffer of a worker reading its own sockets: datagrams per recvmmsg call at most... */
+const NATIVE_RECEIVE_SLOTS = 128;
+/** ...within this many bytes of slots (address space: only the bytes datagrams fill are touched). */
+const NATIVE_RECEIVE_BUFFER = 8 << 20;
 
 interface WorkerSlot {
   worker: Worker;
@@ -37,6 +49,10 @@ interface WorkerSlot {
   inFlight: number;
   /** Row buffers the evidence store has copied, to go back to the worker with the next batch. */
   spareRows: ArrayBuffer[];
+  /** Resolves when the worker confirms it stopped reading its sockets. */
+  stopped?: () => void;
+  /** Native receive: datagrams the worker has posted and this thread not taken yet (shared with the worker). */
+  pending?: Int32Array;
 }
 
 /** Row buffers held for a worker at most. */
@@ -51,6 +67,8 @@ function fnv1a(text: string): number {
 export class NetflowReceiver implements Component {
   private slots: WorkerSlot[] = [];
   private sockets: Socket[] = [];
+  /** Native receive: per endpoint, its SO_REUSEPORT group (socket i is read by worker i). */
+  private udpGroups: SharedUdpSocket[][] = [];
   private tcpServer: Server | undefined;
   private readonly tcpConnections = new Set<TcpSocket>();
   private readonly allowList: BlockList | undefined;
@@ -64,6 +82,8 @@ export class NetflowReceiver implements Component {
    * with a RowWriter (NetFlow/IPFIX).
    */
   private readonly rowsCopiedBySink: boolean;
+  /** How UDP is read once started: in the workers through the native addon, or node:dgram on this thread. */
+  udpReceive: 'native' | 'dgram' | undefined;
   /** Bound addresses once started, e.g. to learn the ports chosen for port 0. */
   readonly addresses: { udp: string[]; tcp?: string } = { udp: [] };
 
@@ -98,25 +118,77 @@ export class NetflowReceiver implements Component {
       keepAllFields: this.config.include_all_fields && !!this.consumers.logs,
       packed: !this.consumers.logs && typeof this.settings.evidence.addPackedFlows === 'function',
     };
-    for (let i = 0; i < this.config.workers; i++) this.slots.push(this.spawnWorker(setup, i));
+    const native = this.config.native_receive ? udpReceiveAvailable() : ({ ok: false, reason: 'native_receive is off' } as const);
+    this.udpReceive = native.ok ? 'native' : 'dgram';
     try {
-      for (const endpoint of this.config.endpoints) await this.bindUdp(endpoint);
+      if (native.ok) for (const endpoint of this.config.endpoints) await this.openUdpGroup(endpoint);
+      for (let i = 0; i < this.config.workers; i++) this.slots.push(this.spawnWorker(this.workerSetup(setup, i), i));
+      if (!native.ok) for (const endpoint of this.config.endpoints) await this.bindUdp(endpoint);
       if (this.config.tcp_endpoint) await this.listenTcp(this.config.tcp_endpoint);
     } catch (err) {
       await this.shutdown();
       throw err;
     }
     this.settings.logger.info(
-      { scheme: this.config.scheme, udp: this.addresses.udp, tcp: this.addresses.tcp, workers: this.slots.length },
+      {
+        scheme: this.config.scheme,
+        udp: this.addresses.udp,
+        tcp: this.addresses.tcp,
+        workers: this.slots.length,
+        udpReceive: native.ok ? 'native (recvmmsg in the workers)' : `node:dgram (${native.reason})`,
+      },
       'flow receiver listening',
     );
+  }
+
+  /** Worker i's setup: with native receive, its socket of each endpoint's group. */
+  private workerSetup(setup: WorkerSetup, index: number): WorkerSetup {
+    if (this.udpGroups.length === 0) return setup;
+    const slotSize = this.config.max_datagram_size;
+    return {
+      ...setup,
+      udp: {
+        fds: this.udpGroups.map((group) => group[index]!.fd),
+        slotSize,
+        slots: Math.max(1, Math.min(NATIVE_RECEIVE_SLOTS, Math.floor(NATIVE_RECEIVE_BUFFER / slotSize))),
+        allowedExporters: this.config.allowed_exporters,
+        pending: new SharedArrayBuffer(4),
+        queueSize: this.config.queue_size,
+      },
+    };
+  }
+
+  /** Native receive: one SO_REUSEPORT socket per worker on the endpoint. */
+  private async openUdpGroup(endpoint: string): Promise<void> {
+    const hp = parseHostPort(endpoint)!;
+    const host = isIP(hp.host) ? hp.host : (await lookup(hp.host)).address;
+    let group: SharedUdpSocket[];
+    try {
+      group = openUdpGroup(host, hp.port, this.config.workers, this.config.socket_buffer_size);
+    } catch (err) {
+      throw new NetspanError('LISTEN_FAILED', `cannot listen on udp ${endpoint}: ${errorMessage(err)}`, { cause: err });
+    }
+    this.udpGroups.push(group);
+    this.addresses.udp.push(host.includes(':') ? `[${host}]:${group[0]!.port}` : `${host}:${group[0]!.port}`);
+    this.warnIfBufferCapped(endpoint, group[0]!.receiveBufferSize);
+  }
+
+  private warnIfBufferCapped(endpoint: string, got: number): void {
+    if (got < this.config.socket_buffer_size / 2)
+      this.settings.logger.warn(
+        { endpoint, requested: this.config.socket_buffer_size, got },
+        'the kernel capped the UDP receive buffer (raise net.core.rmem_max for bursty exporters)',
+      );
   }
 
   private spawnWorker(setup: WorkerSetup, index: number): WorkerSlot {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
     const slot: WorkerSlot = { worker, builder: new BatchBuilder(), inFlight: 0, spareRows: [] };
-    worker.on('message', (decoded: DecodedBatch) => {
-      slot.inFlight -= decoded.datagrams;
+    if (setup.udp) slot.pending = new Int32Array(setup.udp.pending);
+    worker.on('message', (decoded: DecodedBatch | { stopped: true }) => {
+      if ('stopped' in decoded) return slot.stopped?.();
+      if (!decoded.ownReceive) slot.inFlight -= decoded.datagrams;
+      else Atomics.sub(slot.pending!, 0, decoded.datagrams);
       if (decoded.spentData) slot.builder.recycle(decoded.spentData);
       this.deliver(decoded, slot);
     });
@@ -127,6 +199,7 @@ export class NetflowReceiver implements Component {
       if (this.stopping) return;
       this.count('lost_in_worker', slot.inFlight);
       slot.inFlight = 0;
+      if (slot.pending) Atomics.store(slot.pending, 0, 0); // its unsent replies are gone with it
       if (this.restarts++ < MAX_WORKER_RESTARTS) {
         this.settings.logger.error({ code, worker: index }, 'flow decoding worker exited; restarting it (its templates are relearned)');
         const replacement = this.spawnWorker(setup, index);
@@ -154,12 +227,7 @@ export class NetflowReceiver implements Component {
     const a = socket.address();
     this.addresses.udp.push(formatAddress(a));
     try {
-      const got = socket.getRecvBufferSize();
-      if (got < this.config.socket_buffer_size / 2)
-        this.settings.logger.warn(
-          { endpoint, requested: this.config.socket_buffer_size, got },
-          'the kernel capped the UDP receive buffer (raise net.core.rmem_max for bursty exporters)',
-        );
+      this.warnIfBufferCapped(endpoint, socket.getRecvBufferSize());
     } catch {
       // Not every platform reports it.
     }
@@ -200,6 +268,10 @@ export class NetflowReceiver implements Component {
 
   /** A datagram from an exporter: allowed? room? then into its worker's batch. */
   private accept(exporter: string, datagram: Buffer): void {
+    if (datagram.length > this.config.max_datagram_size) {
+      this.count('truncated');
+      return;
+    }
     if (this.allowList && !this.allowList.check(exporter, exporter.includes(':') ? 'ipv6' : 'ipv4')) {
       this.count('denied');
       return;
@@ -237,6 +309,9 @@ export class NetflowReceiver implements Component {
 
   private deliver(decoded: DecodedBatch, slot: WorkerSlot): void {
     this.count('decoded', decoded.datagrams);
+    this.count('denied', decoded.denied ?? 0);
+    this.count('truncated', decoded.truncated ?? 0);
+    this.count('dropped_queue_full', decoded.droppedQueueFull ?? 0);
     const { metrics, id } = this.settings;
     let byType = decoded.recordsByType;
     if (!byType) {
@@ -262,8 +337,15 @@ export class NetflowReceiver implements Component {
       }
       // The hub's stores copy the rows during the call (insertPacked, or unpackFlows), so the buffer
       // can go back to the worker; another sink might keep it, so its buffers are left alone.
-      if (this.rowsCopiedBySink && slot.spareRows.length < MAX_SPARE_ROW_BUFFERS && this.slots.includes(slot))
+      if (this.rowsCopiedBySink && slot.spareRows.length < MAX_SPARE_ROW_BUFFERS && this.slots.includes(slot)) {
         slot.spareRows.push(packed.data);
+        // a worker reading its own sockets gets no batches to take them back with
+        if (decoded.ownReceive && slot.spareRows.length === MAX_SPARE_ROW_BUFFERS) {
+          const returned: ReturnedRows = { spareRows: slot.spareRows };
+          slot.spareRows = [];
+          slot.worker.postMessage(returned, returned.spareRows);
+        }
+      }
     } else if (decoded.records.length > 0) evidence.addFlows(decoded.records);
     if (decoded.counters.length > 0) evidence.addInterfaceCounters(decoded.counters);
     const logs = this.consumers.logs;
@@ -301,6 +383,7 @@ export class NetflowReceiver implements Component {
     this.stopping = true;
     for (const s of this.sockets) s.close();
     this.sockets = [];
+    if (this.udpGroups.length > 0) await this.stopWorkerReceive();
     for (const c of this.tcpConnections) c.destroy();
     if (this.tcpServer) await closeServer(this.tcpServer);
     this.tcpServer = undefined;
@@ -314,5 +397,24 @@ export class NetflowReceiver implements Component {
     }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
     this.slots = [];
+    for (const group of this.udpGroups) closeUdpSockets(group);
+    this.udpGroups = [];
+  }
+
+  /** Native receive: the workers stop reading; their batches already posted are delivered before this resolves. */
+  private async stopWorkerReceive(): Promise<void> {
+    await Promise.all(
+      this.slots.map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, SHUTDOWN_DRAIN_MS);
+            slot.stopped = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            slot.worker.postMessage({ stop: true });
+          }),
+      ),
+    );
   }
 }
