@@ -15,6 +15,17 @@
  *       client span's ids and an IOAM trace of namespace NS. A request with `--body` is a POST
  *       of that many bytes. Prints one JSON line per request (see ClientRecord), then
  *       {"done":true,"warnings":[...]} after the SDK has flushed.
+ *   load --url URL --otlp URL --seconds T [--warmup W] [--rate R | --concurrency C] [--clt NS]
+ *          [--trace-type T] [--nodes K]
+ *       The same requests (same SDK, Agent, root and CLIENT spans) as a load generator, for
+ *       bench/clt. With `--rate R`, open loop: request i is due at start + i/R s whatever the
+ *       others do, and its latency counts from when it was due (a late send is latency too).
+ *       Without it, closed loop: C workers send one request after the other for T s. Requests
+ *       due (open) or started (closed) in the first W s are not measured. Prints one LoadSummary
+ *       line after the SDK has flushed.
+ *   sink --port P
+ *       An OTLP/HTTP endpoint that answers every export with an empty success (the clients'
+ *       spans go nowhere); prints {"ready":true}.
  *
  * Importing the module runs nothing (the test runner loads every file under test/).
  */
@@ -89,7 +100,17 @@ async function server(a: Map<string, string>): Promise<void> {
   });
 }
 
-async function client(a: Map<string, string>): Promise<void> {
+interface Client {
+  provider: NodeTracerProvider;
+  agent: HttpModule.Agent;
+  /** Sends request `seq` under a root span of its own; resolves when its response has ended. */
+  one: (seq: number) => Promise<ClientRecord>;
+  /** What enableHttpClt warned about. */
+  warnings: string[];
+}
+
+/** The instrumented client both commands share: SDK, CLT when `--clt` is given, one keep-alive Agent of at most `maxSockets` sockets. */
+function instrumentedClient(a: Map<string, string>, maxSockets: number): Client {
   const warnings: string[] = [];
   const { provider, http } = setup(a.get('service') ?? 'frontend', a.get('otlp')!);
   const ns = a.get('clt');
@@ -101,13 +122,9 @@ async function client(a: Map<string, string>): Promise<void> {
       warn: (m) => warnings.push(m),
     });
   const url = new URL(a.get('url')!);
-  const requests = Number(a.get('requests') ?? 1);
-  const concurrency = Number(a.get('concurrency') ?? 1);
   const body = a.has('body') ? 'b'.repeat(Number(a.get('body'))) : undefined;
-  const intervalMs = Number(a.get('interval-ms') ?? 0);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
   const tracer = trace.getTracer('clt-app');
-  let next = 0;
   const one = (seq: number): Promise<ClientRecord> =>
     tracer.startActiveSpan(`request ${seq}`, (root) => {
       const startMs = Date.now();
@@ -141,21 +158,155 @@ async function client(a: Map<string, string>): Promise<void> {
         req.end(body);
       });
     });
+  return { provider, agent, one, warnings };
+}
+
+/** Closes the Agent's sockets and flushes the SDK. */
+async function finish(c: Client): Promise<void> {
+  c.agent.destroy();
+  await c.provider.forceFlush();
+  await c.provider.shutdown();
+}
+
+async function client(a: Map<string, string>): Promise<void> {
+  const requests = Number(a.get('requests') ?? 1);
+  const concurrency = Number(a.get('concurrency') ?? 1);
+  const intervalMs = Number(a.get('interval-ms') ?? 0);
+  const c = instrumentedClient(a, concurrency);
+  let next = 0;
   const worker = async (): Promise<void> => {
     for (let seq = next++; seq < requests; seq = next++) {
-      const r = await context.with(context.active(), () => one(seq));
+      const r = await context.with(context.active(), () => c.one(seq));
       process.stdout.write(JSON.stringify(r) + '\n');
       if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  agent.destroy();
-  await provider.forceFlush();
-  await provider.shutdown();
-  process.stdout.write(JSON.stringify({ done: true, warnings }) + '\n');
+  await finish(c);
+  process.stdout.write(JSON.stringify({ done: true, warnings: c.warnings }) + '\n');
 }
 
-const COMMANDS: Record<string, (a: Map<string, string>) => Promise<void>> = { server, client };
+/** What `load` prints: figures over the measured window (after the warm-up). */
+export interface LoadSummary {
+  mode: 'open' | 'closed';
+  clt: boolean;
+  /** Requests measured (completed, 2xx) and failed (error or other status) in the window. */
+  requests: number;
+  failed: number;
+  windowSeconds: number;
+  requestsPerSecond: number;
+  /** Milliseconds; open loop: from when the request was due. */
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** Process CPU (user + system, every thread) over the window, per measured request. */
+  cpuMicrosPerRequest: number;
+  /** Process CPU over the window, % of one core. */
+  cpuPercent: number;
+  /** Open loop: how late the sends were against their schedule, ms (p99). */
+  sendLagP99Ms?: number;
+  warnings: string[];
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+async function load(a: Map<string, string>): Promise<void> {
+  const seconds = Number(a.get('seconds') ?? 10);
+  const warmup = Number(a.get('warmup') ?? 2);
+  const rate = a.has('rate') ? Number(a.get('rate')) : undefined;
+  const concurrency = Number(a.get('concurrency') ?? (rate ? 64 : 8));
+  const c = instrumentedClient(a, concurrency);
+  const latencies: number[] = [];
+  const lags: number[] = [];
+  let failed = 0;
+  const t0 = performance.now();
+  const measureFrom = t0 + warmup * 1000;
+  const endAt = t0 + seconds * 1000;
+  let cpuAtWindow: NodeJS.CpuUsage | undefined;
+  const windowTimer = setTimeout(() => (cpuAtWindow = process.cpuUsage()), warmup * 1000);
+  /** Sends one request; `since` is when its latency starts (due time or send time). */
+  const timed = async (seq: number, since: number): Promise<void> => {
+    const measured = since >= measureFrom;
+    try {
+      const r = await c.one(seq);
+      if (!measured) return;
+      if (r.status >= 200 && r.status < 300) latencies.push(performance.now() - since);
+      else failed++;
+    } catch {
+      if (measured) failed++;
+    }
+  };
+  const inFlight = new Set<Promise<void>>();
+  if (rate) {
+    // Open loop: every wake-up sends all requests due by now, then sleeps until the next one is.
+    await new Promise<void>((resolve) => {
+      let seq = 0;
+      const tick = (): void => {
+        const now = performance.now();
+        for (let due = t0 + (seq * 1000) / rate; due <= now && due < endAt; due = t0 + (++seq * 1000) / rate) {
+          if (due >= measureFrom) lags.push(now - due);
+          const p = timed(seq, due);
+          inFlight.add(p);
+          void p.then(() => inFlight.delete(p));
+        }
+        const due = t0 + (seq * 1000) / rate;
+        if (due >= endAt) resolve();
+        else setTimeout(tick, Math.max(0, due - performance.now()));
+      };
+      tick();
+    });
+  } else {
+    let seq = 0;
+    const worker = async (): Promise<void> => {
+      for (let start = performance.now(); start < endAt; start = performance.now()) await timed(seq++, start);
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+  // The window ends when the last request due in it has ended.
+  await Promise.all(inFlight);
+  const windowMs = performance.now() - measureFrom;
+  clearTimeout(windowTimer);
+  const cpu = process.cpuUsage(cpuAtWindow);
+  const cpuMicros = cpu.user + cpu.system;
+  await finish(c);
+  const sorted = Float64Array.from(latencies).sort();
+  const summary: LoadSummary = {
+    mode: rate ? 'open' : 'closed',
+    clt: a.has('clt'),
+    requests: latencies.length,
+    failed,
+    windowSeconds: round3(windowMs / 1000),
+    requestsPerSecond: round3(latencies.length / (windowMs / 1000)),
+    latencyMs: {
+      p50: round3(quantile(sorted, 0.5)),
+      p90: round3(quantile(sorted, 0.9)),
+      p99: round3(quantile(sorted, 0.99)),
+      max: round3(sorted[sorted.length - 1] ?? NaN),
+      mean: round3(latencies.reduce((x, y) => x + y, 0) / latencies.length),
+    },
+    cpuMicrosPerRequest: round3(cpuMicros / latencies.length),
+    cpuPercent: round3((cpuMicros / 1000 / windowMs) * 100),
+    ...(rate ? { sendLagP99Ms: round3(quantile(Float64Array.from(lags).sort(), 0.99)) } : {}),
+    warnings: c.warnings,
+  };
+  process.stdout.write(JSON.stringify(summary) + '\n');
+}
+
+async function sink(a: Map<string, string>): Promise<void> {
+  const { createServer } = await import('node:http');
+  const srv = createServer((req, res) => {
+    req.resume();
+    // An empty ExportTraceServiceResponse: full success.
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  await new Promise<void>((resolve) => srv.listen(Number(a.get('port')), '::', resolve));
+  process.stdout.write(JSON.stringify({ ready: true }) + '\n');
+}
+
+const COMMANDS: Record<string, (a: Map<string, string>) => Promise<void>> = { server, client, load, sink };
 
 const command = process.argv[2];
 if (command !== undefined && process.argv[1] === CLT_APP_PATH && COMMANDS[command]) {
