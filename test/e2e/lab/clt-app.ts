@@ -199,6 +199,9 @@ export interface LoadSummary {
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   /** Process CPU (user + system, every thread) over the window, per measured request. */
   cpuMicrosPerRequest: number;
+  /** Its user and system (kernel: syscalls, and the packets' way through the lab's kernel the sender's context pays for) parts. */
+  cpuUserMicrosPerRequest: number;
+  cpuSystemMicrosPerRequest: number;
   /** Process CPU over the window, % of one core. */
   cpuPercent: number;
   /** Open loop: how late the sends were against their schedule, ms (p99). */
@@ -288,6 +291,8 @@ async function load(a: Map<string, string>): Promise<void> {
       mean: round3(latencies.reduce((x, y) => x + y, 0) / latencies.length),
     },
     cpuMicrosPerRequest: round3(cpuMicros / latencies.length),
+    cpuUserMicrosPerRequest: round3(cpu.user / latencies.length),
+    cpuSystemMicrosPerRequest: round3(cpu.system / latencies.length),
     cpuPercent: round3((cpuMicros / 1000 / windowMs) * 100),
     ...(rate ? { sendLagP99Ms: round3(quantile(Float64Array.from(lags).sort(), 0.99)) } : {}),
     warnings: c.warnings,
