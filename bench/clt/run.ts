@@ -46,9 +46,9 @@ import { round } from '../common/util.js';
 const USAGE = `usage: node dist/bench/clt/run.js [options]
   --rate N           open-loop load of the rate scenario, requests/s (default 200, the paper's)
   --concurrency N    requests in flight in the saturation scenario (default 8)
-  --seconds N        length of each run, s, warm-up included (default 12)
+  --seconds N        length of each run, s, warm-up included (default 10)
   --warmup N         first seconds of each run not measured (default 2)
-  --rounds N         runs per scenario and mode, in alternating order (default 2)
+  --rounds N         runs per scenario and mode, in alternating order (default 3)
   --scenarios LIST   rate,saturation (default both)
   --nodes N          IOAM nodes the trace has room for (default 4)
   --sample N         packets tcpdump decodes at the start of each run (default 200)
@@ -80,9 +80,9 @@ function options(): Options {
   const { values } = parseOptions(USAGE, {
     rate: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '8' },
-    seconds: { type: 'string', default: '12' },
+    seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     scenarios: { type: 'string', default: 'rate,saturation' },
     nodes: { type: 'string', default: '4' },
     sample: { type: 'string', default: '200' },
