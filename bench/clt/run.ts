@@ -11,6 +11,9 @@
  * in alternating order over the rounds (A B, B A, ...):
  *
  *   - rate: open loop at the paper's load (200 requests/s), latency from when each request was due;
+ *   - busy: open loop at a rate the client sustains but that keeps it busy (1,000 requests/s):
+ *     CPU per request at the same throughput with and without, which saturation cannot give
+ *     (there a slower mode also does fewer requests per wake-up, so each costs more);
  *   - saturation: closed loop, C requests at a time, as fast as they come back.
  *
  * Per run: achieved requests/s, latency p50/p90/p99/max, the client process's CPU per request
@@ -37,7 +40,7 @@ import { decodePacket } from '../../src/capture/decode/index.js';
 import { decodeIoamOptions } from '../../src/capture/ioam/decode.js';
 import { decodeTraceContextOption } from '../../src/clt/index.js';
 import { nativeAvailable } from '../../src/native/index.js';
-import { busyPercentOver, clockTicks, systemTicks, warnIfBusy } from '../common/procstat.js';
+import { busyPercentOver, clockTicks, cpuTicks, systemTicks, warnIfBusy } from '../common/procstat.js';
 import { machineBanner, machineInfo } from '../common/machine.js';
 import { defaultResultsFile, num, parseOptions, runMain } from '../common/cli.js';
 import { markdownTable, writeResults } from '../common/results.js';
@@ -45,11 +48,12 @@ import { round } from '../common/util.js';
 
 const USAGE = `usage: node dist/bench/clt/run.js [options]
   --rate N           open-loop load of the rate scenario, requests/s (default 200, the paper's)
+  --busy-rate N      open-loop load of the busy scenario, requests/s (default 1000)
   --concurrency N    requests in flight in the saturation scenario (default 8)
-  --seconds N        length of each run, s, warm-up included (default 10)
+  --seconds N        length of each run, s, warm-up included (default 8)
   --warmup N         first seconds of each run not measured (default 2)
   --rounds N         runs per scenario and mode, in alternating order (default 3)
-  --scenarios LIST   rate,saturation (default both)
+  --scenarios LIST   rate,busy,saturation (default all three)
   --nodes N          IOAM nodes the trace has room for (default 4)
   --sample N         packets tcpdump decodes at the start of each run (default 200)
   --out FILE         results JSON (default bench/clt/results/latest.json)`;
@@ -61,11 +65,13 @@ const OTLP_PORT = 4318;
 /** The IPv6 option type of IOAM (RFC 9486); ip6tables' hbh match checks options in order, after our leading PadN (1:0). */
 const IOAM_OPTION = 0x31;
 
-type Scenario = 'rate' | 'saturation';
+type Scenario = 'rate' | 'busy' | 'saturation';
+const SCENARIOS: readonly Scenario[] = ['rate', 'busy', 'saturation'];
 type Mode = 'without' | 'with';
 
 interface Options {
   rate: number;
+  busyRate: number;
   concurrency: number;
   seconds: number;
   warmup: number;
@@ -79,20 +85,22 @@ interface Options {
 function options(): Options {
   const { values } = parseOptions(USAGE, {
     rate: { type: 'string', default: '200' },
+    'busy-rate': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '8' },
-    seconds: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
-    scenarios: { type: 'string', default: 'rate,saturation' },
+    scenarios: { type: 'string', default: SCENARIOS.join(',') },
     nodes: { type: 'string', default: '4' },
     sample: { type: 'string', default: '200' },
     out: { type: 'string', default: defaultResultsFile('clt') },
   });
   const scenarios = values.scenarios.split(',').map((s) => s.trim());
-  for (const s of scenarios) if (s !== 'rate' && s !== 'saturation') throw new Error(`--scenarios: unknown scenario ${s}`);
+  for (const s of scenarios) if (!SCENARIOS.includes(s as Scenario)) throw new Error(`--scenarios: unknown scenario ${s}`);
   const seconds = num('seconds', values.seconds, 2, 600);
   return {
     rate: num('rate', values.rate, 1, 100_000),
+    busyRate: num('busy-rate', values['busy-rate'], 1, 100_000),
     concurrency: num('concurrency', values.concurrency, 1, 1024),
     seconds,
     warmup: num('warmup', values.warmup, 0, seconds - 1),
@@ -123,6 +131,10 @@ interface Run {
   wire: WireCheck;
   /** The whole machine's busy time during the run, % of one core (this lab's processes included). */
   machineBusyPercent: number;
+  /** The server's and the OTLP sink's CPU during the run, % of one core. */
+  serverCpuPercent: number;
+  /** What the rest of the machine (other work, kernel threads) used, roughly: busy − client − server, % of one core. */
+  othersPercent: number;
 }
 
 class ClientLab {
@@ -130,13 +142,14 @@ class ClientLab {
     readonly lab: Lab,
     readonly L: IoamLab,
     private readonly dir: string,
+    /** The server's and the sink's pids. */
+    private readonly peers: number[],
   ) {}
 
   static async start(): Promise<ClientLab> {
     const lab = Lab.create('bench-clt');
     const L = await ioamLab(lab, IOAM_NAMESPACE);
     const dir = mkdtempSync(join(tmpdir(), 'netspan-bench-clt-'));
-    const self = new ClientLab(lab, L, dir);
     const lifetime = { maxLifetimeMs: 3_600_000 };
     const server = lab.spawn(
       L.server.ns,
@@ -145,6 +158,7 @@ class ClientLab {
     );
     const sink = lab.spawn(L.client.ns, [process.execPath, CLT_APP_PATH, 'sink', '--port', String(OTLP_PORT)], lifetime);
     await Promise.all([server.waitForLine(/"ready"/, 20_000), sink.waitForLine(/"ready"/, 20_000)]);
+    const self = new ClientLab(lab, L, dir, [server.pid!, sink.pid!]);
     for (const match of [['-m', 'hbh', '--hbh-opts', `1:0,${IOAM_OPTION}`], []])
       await self.iptables(['-A', 'INPUT', '-s', L.client.ipv6, '-p', 'tcp', '--dport', String(HTTP_PORT), ...match]);
     return self;
@@ -196,19 +210,26 @@ class ClientLab {
       String(o.seconds),
       '--warmup',
       String(o.warmup),
-      ...(scenario === 'rate' ? ['--rate', String(o.rate)] : ['--concurrency', String(o.concurrency)]),
+      ...(scenario === 'saturation'
+        ? ['--concurrency', String(o.concurrency)]
+        : ['--rate', String(scenario === 'rate' ? o.rate : o.busyRate)]),
       ...(mode === 'with' ? ['--clt', String(IOAM_NAMESPACE), '--nodes', String(o.nodes)] : []),
     ];
+    const peerTicks = (): number => this.peers.reduce((sum, pid) => sum + cpuTicks(pid), 0);
     const sys0 = systemTicks();
+    const peers0 = peerTicks();
     const t0 = performance.now();
     const result = await lab.exec(L.client.ns, argv, { timeoutMs: (o.seconds + 60) * 1000 });
-    const machineBusyPercent = round(((systemTicks().busy - sys0.busy) / ticksPerSecond / ((performance.now() - t0) / 1000)) * 100, 1);
+    const percent = (ticks: number): number => round((ticks / ticksPerSecond / ((performance.now() - t0) / 1000)) * 100, 1);
+    const machineBusyPercent = percent(systemTicks().busy - sys0.busy);
+    const serverCpuPercent = percent(peerTicks() - peers0);
     const client = JSON.parse(result.stdout.trim().split('\n').pop()!) as LoadSummary;
+    const othersPercent = round(Math.max(0, machineBusyPercent - serverCpuPercent - client.cpuPercent), 1);
     await capture.stop('SIGINT');
     const [segmentsWithIoam, segments] = await this.counters();
     const wire = { segments, segmentsWithIoam, ...this.sampled(pcap) };
     rmSync(pcap, { force: true });
-    return { scenario, mode, round: roundIndex, client, wire, machineBusyPercent };
+    return { scenario, mode, round: roundIndex, client, wire, machineBusyPercent, serverCpuPercent, othersPercent };
   }
 
   /** The captured client-to-server segments: how many carry the router's IOAM node and the trace context. */
@@ -267,6 +288,8 @@ interface ModeFigures {
   cpuMicrosPerRequest: number;
   cpuPercent: number;
   ioamShare: number;
+  /** What the rest of the machine used meanwhile (see Run.othersPercent). */
+  othersPercent: number;
 }
 
 function figures(runs: Run[]): ModeFigures {
@@ -280,6 +303,7 @@ function figures(runs: Run[]): ModeFigures {
     cpuMicrosPerRequest: m((r) => r.client.cpuMicrosPerRequest),
     cpuPercent: m((r) => r.client.cpuPercent),
     ioamShare: m((r) => r.wire.segmentsWithIoam / r.wire.segments),
+    othersPercent: m((r) => r.othersPercent),
   };
 }
 
@@ -311,7 +335,7 @@ async function main(): Promise<void> {
           const c = r.client;
           console.error(
             `${scenario} ${mode} #${pass}: ${c.requestsPerSecond} req/s, p50 ${c.latencyMs.p50} ms, p99 ${c.latencyMs.p99} ms, ` +
-              `${c.cpuMicrosPerRequest} µs CPU/request; IOAM on ${r.wire.segmentsWithIoam}/${r.wire.segments} segments; machine ${r.machineBusyPercent} %`,
+              `${c.cpuMicrosPerRequest} µs CPU/request; IOAM on ${r.wire.segmentsWithIoam}/${r.wire.segments} segments; machine ${r.machineBusyPercent} %, others ≈ ${r.othersPercent} %`,
           );
           runs.push(r);
         }
@@ -326,7 +350,10 @@ async function main(): Promise<void> {
     const withClt = of('with');
     return {
       scenario,
-      load: scenario === 'rate' ? `${o.rate} req/s, open loop` : `${o.concurrency} in flight, closed loop`,
+      load:
+        scenario === 'saturation'
+          ? `${o.concurrency} in flight, closed loop`
+          : `${scenario === 'rate' ? o.rate : o.busyRate} req/s, open loop`,
       without,
       with: withClt,
       ratio: {
@@ -351,6 +378,7 @@ async function main(): Promise<void> {
       f.maxMs.toFixed(3),
       f.cpuMicrosPerRequest.toFixed(1),
       `${round(f.ioamShare * 100, 1)} %`,
+      `${round(f.othersPercent, 0)} %`,
     ];
     const r = s.ratio;
     return [
@@ -366,12 +394,24 @@ async function main(): Promise<void> {
         '',
         `${r.cpuPerRequest}× (${s.cpuMicrosPerRequestAdded >= 0 ? '+' : ''}${s.cpuMicrosPerRequestAdded} µs)`,
         '',
+        '',
       ],
     ];
   });
   console.log(
     markdownTable(
-      ['load', 'client', 'requests/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'client CPU µs/request', 'client segments with IOAM'],
+      [
+        'load',
+        'client',
+        'requests/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'max ms',
+        'client CPU µs/request',
+        'client segments with IOAM',
+        'rest of the machine, % of a core',
+      ],
       rows,
     ),
   );
