@@ -32,7 +32,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
-import { ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
+import { captureIpv6, ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_APP_PATH, type LoadSummary } from '../../test/e2e/lab/clt-app.js';
 import { CLT_PEER_PATH } from '../../test/e2e/lab/clt-peer.js';
 import { readPcap } from '../../src/capture/pcap/index.js';
@@ -181,23 +181,7 @@ class ClientLab {
     const { lab, L } = this;
     await this.iptables(['-Z', 'INPUT']);
     const pcap = join(this.dir, `${scenario}-${mode}-${roundIndex}.pcap`);
-    // BPF port filters miss packets with extension headers: capture ip6, filter after decoding.
-    const capture = lab.spawn(L.server.ns, [
-      'tcpdump',
-      '-i',
-      L.server.ifname,
-      '-n',
-      '-U',
-      '--immediate-mode',
-      '-Z',
-      'root',
-      '-c',
-      String(o.sample),
-      '-w',
-      pcap,
-      'ip6',
-    ]);
-    await capture.waitForLine(/listening on/, 20_000);
+    const capture = await captureIpv6(lab, L.server.ns, L.server.ifname, pcap, o.sample);
     const argv = [
       process.execPath,
       CLT_APP_PATH,

@@ -5,6 +5,7 @@
  * (node id, interface ids) is fixed here so tests can check it.
  */
 import { routedStar, type Lab, type Leg } from './netns.js';
+import type { LabProcess } from './proc.js';
 
 export interface IoamNodeConfig {
   ns: string;
@@ -54,4 +55,17 @@ export async function ioamLab(lab: Lab, namespaceId = 123): Promise<IoamLab> {
   await ioamNode(lab, router, namespaceId);
   await ioamNode(lab, serverNode, namespaceId);
   return { namespaceId, client, server, router, serverNode };
+}
+
+/**
+ * tcpdump of the IPv6 packets on `ifname` in `ns` into the pcap `file` (all of them: BPF port
+ * filters miss packets with extension headers, so callers filter after decoding), at most
+ * `count` packets when given; resolves once it listens.
+ */
+export async function captureIpv6(lab: Lab, ns: string, ifname: string, file: string, count?: number): Promise<LabProcess> {
+  const argv = ['tcpdump', '-i', ifname, '-n', '-U', '--immediate-mode', '-Z', 'root'];
+  if (count !== undefined) argv.push('-c', String(count));
+  const proc = lab.spawn(ns, [...argv, '-w', file, 'ip6']);
+  await proc.waitForLine(/listening on/, 20_000);
+  return proc;
 }
