@@ -20,7 +20,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IN_CI, Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
-import { ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
+import { captureIpv6, ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_PEER_PATH } from '../../test/e2e/lab/clt-peer.js';
 import type { LabProcess } from '../../test/e2e/lab/proc.js';
 import { readPcap } from '../capture/pcap/index.js';
@@ -76,23 +76,10 @@ describe('CLT over the Linux IOAM data plane', { skip }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** tcpdump on the server's interface (IPv6 only: BPF port filters miss packets with extension headers). */
+  /** tcpdump on the server's interface. */
   async function capture(name: string): Promise<{ proc: LabProcess; file: string }> {
     const file = join(dir, `${name}.pcap`);
-    const proc = lab.spawn(L.server.ns, [
-      'tcpdump',
-      '-i',
-      L.server.ifname,
-      '-n',
-      '-U',
-      '--immediate-mode',
-      '-Z',
-      'root',
-      '-w',
-      file,
-      'ip6',
-    ]);
-    await proc.waitForLine(/listening on/, 20_000);
+    const proc = await captureIpv6(lab, L.server.ns, L.server.ifname, file);
     return { proc, file };
   }
 

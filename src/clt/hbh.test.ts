@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeIoamOptions, traceTypeNodeLength } from '../capture/ioam/decode.js';
-import { buildHopByHopOptions, decodeTraceContextOption, CltOptionsError, IPV6_OPTION_TRACE_CONTEXT } from './hbh.js';
+import {
+  buildHopByHopOptions,
+  decodeTraceContextOption,
+  CltOptionsError,
+  HopByHopOptionsTemplate,
+  IPV6_OPTION_TRACE_CONTEXT,
+} from './hbh.js';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const SPAN_ID = 'b7ad6b7169203331';
@@ -120,6 +126,22 @@ test('what cannot be encoded is a CltOptionsError', () => {
     );
   // The most an IOAM trace holds: 244 bytes.
   assert.equal(buildHopByHopOptions({ ...ok, traceType: 0x800000, nodes: 61 })[5], 254);
+});
+
+test('a template rewrites the ids of one header: the same bytes as building it anew; invalid ids leave it as it was', () => {
+  const options = { namespaceId: 123, traceType: 0xf20000, nodes: 3 };
+  const template = new HopByHopOptionsTemplate(options);
+  const header = Buffer.from(template.bytes);
+  template.writeIds(header, TRACE_ID, SPAN_ID);
+  assert.deepEqual(header, buildHopByHopOptions({ ...options, traceId: TRACE_ID, spanId: SPAN_ID }));
+  const otherSpan = '00f067aa0ba902b7';
+  template.writeIds(header, TRACE_ID, otherSpan);
+  assert.deepEqual(header, buildHopByHopOptions({ ...options, traceId: TRACE_ID, spanId: otherSpan }));
+  // A valid trace id with an invalid span id writes neither.
+  assert.throws(() => template.writeIds(header, '4bf92f3577b34da6a3ce929d0e0e4736', 'zz'), CltOptionsError);
+  assert.deepEqual(decodeTraceContextOption(header.subarray(2)), { traceId: TRACE_ID, spanId: otherSpan, traceFlags: 1 });
+  // The template itself is never written: its ids (the 24 bytes before the flags, the last byte here) stay zero.
+  assert.ok(template.bytes.subarray(-25, -1).every((b) => b === 0));
 });
 
 test('decodeTraceContextOption finds the option among others and refuses what is not valid', () => {

@@ -77,11 +77,10 @@ export class CltOptionsError extends NetspanError {
 
 const HEX = /^[0-9a-f]+$/;
 
-function hexBytes(what: string, hex: string, bytes: number): Uint8Array {
+function checkHex(what: string, hex: string, bytes: number): void {
   if (typeof hex !== 'string' || hex.length !== bytes * 2 || !HEX.test(hex))
     throw new CltOptionsError(`${what} must be ${bytes * 2} lowercase hex digits: ${String(hex)}`);
   if (/^0+$/.test(hex)) throw new CltOptionsError(`${what} must not be all zero (invalid in W3C trace context)`);
-  return Buffer.from(hex, 'hex');
 }
 
 function integer(what: string, v: number, max: number): number {
@@ -89,50 +88,78 @@ function integer(what: string, v: number, max: number): number {
   return v;
 }
 
+/**
+ * The header for one set of options, with the ids left to write: built once, then each
+ * request's ids are written into a copy (no re-encoding, no allocation for a socket's own copy).
+ */
+export class HopByHopOptionsTemplate {
+  /** The header with all-zero ids. */
+  readonly bytes: Buffer;
+  /** Offset of the trace id; the span id follows it. */
+  private readonly idsAt: number;
+
+  /** Throws CltOptionsError. */
+  constructor(input: Omit<HopByHopOptionsInput, 'traceId' | 'spanId'>) {
+    const namespaceId = integer('namespaceId', input.namespaceId, 0xffff);
+    const traceType = integer('traceType', input.traceType ?? DEFAULT_TRACE_TYPE, 0xffffff);
+    if (traceType & (BIT22 | BIT23))
+      throw new CltOptionsError('trace type bits 22 (opaque state snapshot, variable size) and 23 (reserved) are not supported');
+    const nodeLength = traceTypeNodeLength(traceType);
+    if (nodeLength === 0) throw new CltOptionsError('trace type selects no node data');
+    if (!Number.isInteger(input.nodes) || input.nodes < 1) throw new CltOptionsError(`nodes must be a positive integer: ${input.nodes}`);
+    const dataLength = input.nodes * nodeLength * 4;
+    if (dataLength > IOAM_TRACE_DATA_MAX)
+      throw new CltOptionsError(
+        `${input.nodes} nodes of ${nodeLength * 4} bytes exceed the ${IOAM_TRACE_DATA_MAX} bytes an IOAM trace holds`,
+      );
+    const traceFlags = integer('traceFlags', input.traceFlags ?? 1, 0xff);
+
+    const contextAt = IOAM_OPTION_START + IOAM_HEADER + dataLength;
+    const optionsEnd = contextAt + TRACE_CONTEXT_OPTION;
+    const total = Math.ceil(optionsEnd / 8) * 8;
+    const b = Buffer.alloc(total);
+    b[1] = total / 8 - 1;
+    b[2] = 0x01; // PadN, no data bytes
+    b[3] = 0;
+    let o = IOAM_OPTION_START;
+    b[o] = IPV6_OPTION_IOAM;
+    b[o + 1] = 10 + dataLength;
+    b[o + 3] = 0; // IOAM option-type: pre-allocated trace
+    b.writeUInt16BE(namespaceId, o + 4);
+    b.writeUInt16BE((nodeLength << 11) | (dataLength / 4), o + 6);
+    b.writeUInt32BE(traceType * 256, o + 8);
+    o = contextAt;
+    b[o] = IPV6_OPTION_TRACE_CONTEXT;
+    b[o + 1] = TRACE_CONTEXT_DATA_LENGTH;
+    b[o + 2] = 0; // traceparent version
+    b[o + 27] = traceFlags;
+    const pad = total - optionsEnd;
+    // Pad1 is a zero byte already; PadN's data bytes are zero already.
+    if (pad > 1) {
+      b[optionsEnd] = 0x01;
+      b[optionsEnd + 1] = pad - 2;
+    }
+    this.bytes = b;
+    this.idsAt = contextAt + 3;
+  }
+
+  /** Writes the ids into `header` (a copy of `bytes`). Throws CltOptionsError when they are not valid W3C ids. */
+  writeIds(header: Buffer, traceId: string, spanId: string): void {
+    checkHex('traceId', traceId, 16);
+    checkHex('spanId', spanId, 8);
+    header.write(traceId, this.idsAt, 16, 'hex');
+    header.write(spanId, this.idsAt + 16, 8, 'hex');
+  }
+
+  /** A new header with the ids. Throws CltOptionsError. */
+  build(traceId: string, spanId: string): Buffer {
+    const header = Buffer.from(this.bytes);
+    this.writeIds(header, traceId, spanId);
+    return header;
+  }
+}
+
 /** The whole Hop-by-Hop header (a multiple of 8 bytes), ready for setsockopt(IPV6_HOPOPTS). Throws CltOptionsError. */
 export function buildHopByHopOptions(input: HopByHopOptionsInput): Buffer {
-  const namespaceId = integer('namespaceId', input.namespaceId, 0xffff);
-  const traceType = integer('traceType', input.traceType ?? DEFAULT_TRACE_TYPE, 0xffffff);
-  if (traceType & (BIT22 | BIT23))
-    throw new CltOptionsError('trace type bits 22 (opaque state snapshot, variable size) and 23 (reserved) are not supported');
-  const nodeLength = traceTypeNodeLength(traceType);
-  if (nodeLength === 0) throw new CltOptionsError('trace type selects no node data');
-  if (!Number.isInteger(input.nodes) || input.nodes < 1) throw new CltOptionsError(`nodes must be a positive integer: ${input.nodes}`);
-  const dataLength = input.nodes * nodeLength * 4;
-  if (dataLength > IOAM_TRACE_DATA_MAX)
-    throw new CltOptionsError(
-      `${input.nodes} nodes of ${nodeLength * 4} bytes exceed the ${IOAM_TRACE_DATA_MAX} bytes an IOAM trace holds`,
-    );
-  const traceId = hexBytes('traceId', input.traceId, 16);
-  const spanId = hexBytes('spanId', input.spanId, 8);
-  const traceFlags = integer('traceFlags', input.traceFlags ?? 1, 0xff);
-
-  const contextAt = IOAM_OPTION_START + IOAM_HEADER + dataLength;
-  const optionsEnd = contextAt + TRACE_CONTEXT_OPTION;
-  const total = Math.ceil(optionsEnd / 8) * 8;
-  const b = Buffer.alloc(total);
-  b[1] = total / 8 - 1;
-  b[2] = 0x01; // PadN, no data bytes
-  b[3] = 0;
-  let o = IOAM_OPTION_START;
-  b[o] = IPV6_OPTION_IOAM;
-  b[o + 1] = 10 + dataLength;
-  b[o + 3] = 0; // IOAM option-type: pre-allocated trace
-  b.writeUInt16BE(namespaceId, o + 4);
-  b.writeUInt16BE((nodeLength << 11) | (dataLength / 4), o + 6);
-  b.writeUInt32BE(traceType * 256, o + 8);
-  o = contextAt;
-  b[o] = IPV6_OPTION_TRACE_CONTEXT;
-  b[o + 1] = TRACE_CONTEXT_DATA_LENGTH;
-  b[o + 2] = 0; // traceparent version
-  b.set(traceId, o + 3);
-  b.set(spanId, o + 19);
-  b[o + 27] = traceFlags;
-  const pad = total - optionsEnd;
-  // Pad1 is a zero byte already; PadN's data bytes are zero already.
-  if (pad > 1) {
-    b[optionsEnd] = 0x01;
-    b[optionsEnd + 1] = pad - 2;
-  }
-  return b;
+  return new HopByHopOptionsTemplate(input).build(input.traceId, input.spanId);
 }

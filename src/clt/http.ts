@@ -17,7 +17,7 @@
  * anew for each request.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { ClientRequest, type IncomingMessage } from 'node:http';
+import { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { disable, enable, type CltOptions } from './index.js';
 
@@ -106,17 +106,9 @@ export function enableHttpClt(options: CltOptions): HttpCltHandle {
     const ids = parseTraceparent(request.getHeader('traceparent'));
     if (!ids) return;
     tag(socket, request, ids, options);
-    const clear = (): void => untag(socket, request);
-    let responded = false;
-    request.once('response', (res: IncomingMessage) => {
-      responded = true;
-      res.once('end', clear);
-      res.once('close', clear);
-    });
-    request.once('close', () => {
-      // Without a response (aborted, failed) the request's close is the end of its use of the socket.
-      if (!responded) clear();
-    });
+    // A request closes when its response has ended (just before its keep-alive socket is freed
+    // for the next request), or when it failed or was aborted.
+    request.once('close', () => untag(socket, request));
   };
   const unhookHttp = hookClientRequestSocket(onRequestSocket);
 

@@ -17,11 +17,12 @@
  */
 import type { Socket } from 'node:net';
 import { nativeAvailable, setHopByHopOptions } from '../native/index.js';
-import { buildHopByHopOptions, CltOptionsError } from './hbh.js';
+import { CltOptionsError, HopByHopOptionsTemplate } from './hbh.js';
 
 export {
   buildHopByHopOptions,
   decodeTraceContextOption,
+  HopByHopOptionsTemplate,
   CltOptionsError,
   DEFAULT_TRACE_TYPE,
   IOAM_TRACE_DATA_MAX,
@@ -67,7 +68,11 @@ export type CltResult =
   | { status: 'off'; code: CltOffCode; reason: string };
 
 interface SocketState {
+  template: HopByHopOptionsTemplate;
+  /** This socket's header (a copy of the template's with its ids). */
   options: Buffer;
+  traceId: string;
+  spanId: string;
   warn: (message: string) => void;
   /** Descriptor the options are set on, -1 while none. */
   appliedFd: number;
@@ -75,6 +80,8 @@ interface SocketState {
 }
 
 const sockets = new WeakMap<Socket, SocketState>();
+/** The header of each options object (built once: enableHttpClt passes the same object for every request). */
+const templates = new WeakMap<CltOptions, HopByHopOptionsTemplate | CltOptionsError>();
 const warned = new WeakMap<(message: string) => void, Set<CltOffCode>>();
 /** Set once setsockopt said EPERM: the process lacks CAP_NET_RAW, which it cannot gain later. */
 let noCapability: string | undefined;
@@ -89,6 +96,25 @@ function off(code: CltOffCode, reason: string, warn: (message: string) => void):
     warn(`netspan CLT off: ${reason}`);
   }
   return { status: 'off', code, reason };
+}
+
+function templateOf(options: CltOptions): HopByHopOptionsTemplate | CltOptionsError {
+  let template = templates.get(options);
+  if (!template) {
+    try {
+      template = new HopByHopOptionsTemplate({
+        namespaceId: options.namespaceId,
+        traceType: options.traceType,
+        nodes: options.nodes ?? 4,
+        traceFlags: options.traceFlags,
+      });
+    } catch (err) {
+      if (!(err instanceof CltOptionsError)) throw err;
+      template = err;
+    }
+    templates.set(options, template);
+  }
+  return template;
 }
 
 function socketFd(socket: Socket): number {
@@ -140,26 +166,34 @@ export function enable(socket: Socket, traceId: string, spanId: string, options:
   const available = nativeAvailable();
   if (!available.ok) return off('NATIVE_UNAVAILABLE', `the native addon is unavailable: ${available.reason}`, warn);
   if (noCapability) return off('NO_CAP_NET_RAW', noCapability, warn);
-  let hbh: Buffer;
+  const template = templateOf(options);
+  if (template instanceof CltOptionsError) return off('INVALID_OPTIONS', template.message, warn);
+  const previous = sockets.get(socket);
+  // A keep-alive socket that carries these options already: write the new ids into its header.
+  const reused = previous?.template === template ? previous : undefined;
+  const hbh = reused?.options ?? Buffer.from(template.bytes);
+  if (reused && reused.traceId === traceId && reused.spanId === spanId && reused.appliedFd === socketFd(socket)) return { status: 'on' };
   try {
-    hbh = buildHopByHopOptions({
-      namespaceId: options.namespaceId,
-      traceType: options.traceType,
-      nodes: options.nodes ?? 4,
-      traceId,
-      spanId,
-      traceFlags: options.traceFlags,
-    });
+    template.writeIds(hbh, traceId, spanId);
   } catch (err) {
-    if (err instanceof CltOptionsError) return off('INVALID_OPTIONS', err.message, warn);
-    throw err;
+    // writeIds checks both ids before writing: the socket keeps the header it has.
+    if (!(err instanceof CltOptionsError)) throw err;
+    return off('INVALID_OPTIONS', err.message, warn);
   }
   if (socket.destroyed) return { status: 'off', code: 'NO_SOCKET', reason: 'the socket is closed' };
   if (socket.remoteFamily === 'IPv4' || isMapped(socket.remoteAddress))
     return off('NOT_IPV6', 'Hop-by-Hop options need an IPv6 connection', warn);
+  if (reused) {
+    reused.traceId = traceId;
+    reused.spanId = spanId;
+    reused.warn = warn;
+    reused.appliedFd = -1;
+    // Connecting: its listeners set the header on the attempt or on connect.
+    return apply(socket, reused);
+  }
 
   sockets.get(socket)?.detach();
-  const state: SocketState = { options: hbh, warn, appliedFd: -1, detach: () => undefined };
+  const state: SocketState = { template, options: hbh, traceId, spanId, warn, appliedFd: -1, detach: () => undefined };
   sockets.set(socket, state);
   const connected = !socket.connecting && socket.remoteAddress !== undefined;
   if (connected) {

@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IN_CI, Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
-import { ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
+import { captureIpv6, ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_PEER_PATH } from '../../test/e2e/lab/clt-peer.js';
 import { poll, type LabProcess } from '../../test/e2e/lab/proc.js';
 import { readPcap } from '../capture/pcap/index.js';
@@ -75,24 +75,12 @@ describe('IoamEventSource in the kernel IOAM data plane', { skip }, () => {
     const routerEvents = lab.spawn(L.router.ns, [process.execPath, CLT_PEER_PATH, 'events']);
     const serverEvents = lab.spawn(L.server.ns, [process.execPath, CLT_PEER_PATH, 'events']);
     const file = join(dir, 'events.pcap');
-    const tcpdump = lab.spawn(L.server.ns, [
-      'tcpdump',
-      '-i',
-      L.server.ifname,
-      '-n',
-      '-U',
-      '--immediate-mode',
-      '-Z',
-      'root',
-      '-w',
-      file,
-      'ip6',
-    ]);
+    const tcpdump = captureIpv6(lab, L.server.ns, L.server.ifname, file);
     await Promise.all([
       server.waitForLine(/"ready"/, 20_000),
       routerEvents.waitForLine(/"ready"/, 20_000),
       serverEvents.waitForLine(/"ready"/, 20_000),
-      tcpdump.waitForLine(/listening on/, 20_000),
+      tcpdump,
     ]);
 
     await lab.exec(L.client.ns, [
@@ -112,7 +100,7 @@ describe('IoamEventSource in the kernel IOAM data plane', { skip }, () => {
       '--nodes',
       '2',
     ]);
-    await tcpdump.stop('SIGINT');
+    await (await tcpdump).stop('SIGINT');
     const captured: IoamNode[] = [];
     for (const p of readPcap(readFileSync(file)).packets) {
       const d = decodePacket(p.data, p.linkType);

@@ -22,6 +22,17 @@
  *       schedule whether or not earlier ones have answered (at most C sockets, default 512), so
  *       a slow network shows as latency, not as a lower rate. A failed request is printed with
  *       status 0 and its error.
+ *   load --url URL --otlp URL --seconds T [--warmup W] [--rate R | --concurrency C] [--clt NS]
+ *          [--trace-type T] [--nodes K]
+ *       The same requests (same SDK, Agent, root and CLIENT spans) as a load generator, for
+ *       bench/clt. With `--rate R`, open loop: request i is due at start + i/R s whatever the
+ *       others do, and its latency counts from when it was due (a late send is latency too).
+ *       Without it, closed loop: C workers send one request after the other for T s. Requests
+ *       due (open) or started (closed) in the first W s are not measured. Prints one LoadSummary
+ *       line after the SDK has flushed.
+ *   sink --port P
+ *       An OTLP/HTTP endpoint that answers every export with an empty success (the clients'
+ *       spans go nowhere); prints {"ready":true}.
  *
  * Importing the module runs nothing (the test runner loads every file under test/).
  */
@@ -102,7 +113,17 @@ async function server(a: Map<string, string>): Promise<void> {
   });
 }
 
-async function client(a: Map<string, string>): Promise<void> {
+interface Client {
+  provider: NodeTracerProvider;
+  agent: HttpModule.Agent;
+  /** Sends request `seq` under a root span of its own; resolves when its response has ended. */
+  one: (seq: number) => Promise<ClientRecord>;
+  /** What enableHttpClt warned about. */
+  warnings: string[];
+}
+
+/** The instrumented client both commands share: SDK, CLT when `--clt` is given, one keep-alive Agent of at most `maxSockets` sockets. */
+function instrumentedClient(a: Map<string, string>, maxSockets: number): Client {
   const warnings: string[] = [];
   const { provider, http } = setup(a.get('service') ?? 'frontend', a.get('otlp')!);
   const ns = a.get('clt');
@@ -114,15 +135,9 @@ async function client(a: Map<string, string>): Promise<void> {
       warn: (m) => warnings.push(m),
     });
   const url = new URL(a.get('url')!);
-  const requests = Number(a.get('requests') ?? 1);
-  const concurrency = Number(a.get('concurrency') ?? (a.has('rate') ? 512 : 1));
   const body = a.has('body') ? 'b'.repeat(Number(a.get('body'))) : undefined;
-  const intervalMs = Number(a.get('interval-ms') ?? 0);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
   const tracer = trace.getTracer('clt-app');
-  let next = 0;
-  let stopping = false;
-  process.once('SIGTERM', () => (stopping = true));
   const one = (seq: number): Promise<ClientRecord> =>
     tracer.startActiveSpan(`request ${seq}`, (root) => {
       const startMs = Date.now();
@@ -160,70 +175,197 @@ async function client(a: Map<string, string>): Promise<void> {
         req.end(body);
       });
     });
-  const print = (r: ClientRecord) => process.stdout.write(JSON.stringify(r) + '\n');
-  if (a.has('rate')) await openLoop(Number(a.get('rate')), Number(a.get('duration-s')), one, print);
-  else {
+  return { provider, agent, one, warnings };
+}
+
+/** Closes the Agent's sockets and flushes the SDK. */
+async function finish(c: Client): Promise<void> {
+  c.agent.destroy();
+  await c.provider.forceFlush();
+  await c.provider.shutdown();
+}
+
+/**
+ * Open loop: `send(seq, due)` for every slot due = t0 + seq / rate before `endAt` (ms on the
+ * performance clock), on an absolute schedule (a late wake-up sends every request due by then),
+ * never waiting for answers; resolves when every send has settled.
+ */
+async function openLoop(rate: number, t0: number, endAt: number, send: (seq: number, due: number) => Promise<void>): Promise<void> {
+  if (!(rate > 0) || !(endAt > t0)) throw new Error('open loop: the rate and the duration must be > 0');
+  await new Promise<void>((resolve) => {
+    let seq = 0;
+    const tick = (): void => {
+      const now = performance.now();
+      for (let due = t0 + (seq * 1000) / rate; due <= now && due < endAt; due = t0 + (++seq * 1000) / rate) {
+        const p = send(seq, due);
+        inFlight.add(p);
+        void p.then(() => inFlight.delete(p));
+      }
+      const due = t0 + (seq * 1000) / rate;
+      if (due >= endAt) resolve();
+      else setTimeout(tick, Math.max(0, due - performance.now()));
+    };
+    tick();
+  });
+  await Promise.all(inFlight);
+}
+
+async function client(a: Map<string, string>): Promise<void> {
+  const requests = Number(a.get('requests') ?? 1);
+  const rate = a.has('rate') ? Number(a.get('rate')) : undefined;
+  const concurrency = Number(a.get('concurrency') ?? (rate ? 512 : 1));
+  const intervalMs = Number(a.get('interval-ms') ?? 0);
+  const c = instrumentedClient(a, concurrency);
+  const print = (r: ClientRecord): void => void process.stdout.write(JSON.stringify(r) + '\n');
+  let stopping = false;
+  process.once('SIGTERM', () => (stopping = true));
+  if (rate !== undefined) {
+    const t0 = performance.now();
+    await openLoop(rate, t0, t0 + Number(a.get('duration-s')) * 1000, (seq, due) => {
+      const scheduledMs = performance.timeOrigin + due;
+      return c.one(seq).then(
+        (r) => print({ ...r, scheduledMs }),
+        (err: unknown) =>
+          print({
+            seq,
+            traceId: '',
+            clientSpanId: '',
+            localAddress: '',
+            localPort: 0,
+            status: 0,
+            startMs: Math.round(scheduledMs),
+            endMs: Date.now(),
+            durationMs: Date.now() - scheduledMs,
+            scheduledMs,
+            error: err instanceof Error ? err.message : String(err),
+          }),
+      );
+    });
+  } else {
+    let next = 0;
     const worker = async (): Promise<void> => {
       for (let seq = next++; seq < requests && !stopping; seq = next++) {
-        print(await context.with(context.active(), () => one(seq)));
+        print(await context.with(context.active(), () => c.one(seq)));
         if (intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
   }
-  agent.destroy();
-  await provider.forceFlush();
-  await provider.shutdown();
-  process.stdout.write(JSON.stringify({ done: true, warnings }) + '\n');
+  await finish(c);
+  process.stdout.write(JSON.stringify({ done: true, warnings: c.warnings }) + '\n');
 }
 
-/**
- * Starts request `seq` at start + seq / rate for `durationS` seconds (timers catch up on the
- * absolute schedule, so a late tick starts every request that is due), never waiting for
- * answers; a failed request is printed as status 0 with its error.
- */
-async function openLoop(
-  rate: number,
-  durationS: number,
-  one: (seq: number) => Promise<ClientRecord>,
-  print: (r: ClientRecord) => void,
-): Promise<void> {
-  if (!(rate > 0) || !(durationS > 0)) throw new Error('--rate and --duration-s must be > 0');
-  const total = Math.round(rate * durationS);
-  const start = Date.now();
-  const inFlight: Promise<void>[] = [];
-  let seq = 0;
-  while (seq < total) {
-    const now = Date.now();
-    for (; seq < total && start + (seq * 1000) / rate <= now; seq++) {
-      const scheduledMs = start + (seq * 1000) / rate;
-      const s = seq;
-      inFlight.push(
-        one(s).then(
-          (r) => print({ ...r, scheduledMs }),
-          (err: unknown) =>
-            print({
-              seq: s,
-              traceId: '',
-              clientSpanId: '',
-              localAddress: '',
-              localPort: 0,
-              status: 0,
-              startMs: Math.round(scheduledMs),
-              endMs: Date.now(),
-              durationMs: Date.now() - scheduledMs,
-              scheduledMs,
-              error: err instanceof Error ? err.message : String(err),
-            }),
-        ),
-      );
+/** What `load` prints: figures over the measured window (after the warm-up). */
+export interface LoadSummary {
+  mode: 'open' | 'closed';
+  clt: boolean;
+  /** Requests measured (completed, 2xx) and failed (error or other status) in the window. */
+  requests: number;
+  failed: number;
+  windowSeconds: number;
+  requestsPerSecond: number;
+  /** Milliseconds; open loop: from when the request was due. */
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** Process CPU (user + system, every thread) over the window, per measured request. */
+  cpuMicrosPerRequest: number;
+  /** Its user and system (kernel: syscalls, and the packets' way through the lab's kernel the sender's context pays for) parts. */
+  cpuUserMicrosPerRequest: number;
+  cpuSystemMicrosPerRequest: number;
+  /** Process CPU over the window, % of one core. */
+  cpuPercent: number;
+  /** Open loop: how late the sends were against their schedule, ms (p99). */
+  sendLagP99Ms?: number;
+  warnings: string[];
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+async function load(a: Map<string, string>): Promise<void> {
+  const seconds = Number(a.get('seconds') ?? 10);
+  const warmup = Number(a.get('warmup') ?? 2);
+  const rate = a.has('rate') ? Number(a.get('rate')) : undefined;
+  const concurrency = Number(a.get('concurrency') ?? (rate ? 64 : 8));
+  const c = instrumentedClient(a, concurrency);
+  const latencies: number[] = [];
+  const lags: number[] = [];
+  let failed = 0;
+  const t0 = performance.now();
+  const measureFrom = t0 + warmup * 1000;
+  const endAt = t0 + seconds * 1000;
+  let cpuAtWindow: NodeJS.CpuUsage | undefined;
+  const windowTimer = setTimeout(() => (cpuAtWindow = process.cpuUsage()), warmup * 1000);
+  /** Sends one request; `since` is when its latency starts (due time or send time). */
+  const timed = async (seq: number, since: number): Promise<void> => {
+    const measured = since >= measureFrom;
+    try {
+      const r = await c.one(seq);
+      if (!measured) return;
+      if (r.status >= 200 && r.status < 300) latencies.push(performance.now() - since);
+      else failed++;
+    } catch {
+      if (measured) failed++;
     }
-    if (seq < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + (seq * 1000) / rate - Date.now())));
+  };
+  if (rate) {
+    await openLoop(rate, t0, endAt, (seq, due) => {
+      if (due >= measureFrom) lags.push(performance.now() - due);
+      return timed(seq, due);
+    });
+  } else {
+    let seq = 0;
+    const worker = async (): Promise<void> => {
+      for (let start = performance.now(); start < endAt; start = performance.now()) await timed(seq++, start);
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
   }
-  await Promise.all(inFlight);
+  // The open loop returns when the last request due in the window has ended.
+  const windowMs = performance.now() - measureFrom;
+  clearTimeout(windowTimer);
+  const cpu = process.cpuUsage(cpuAtWindow);
+  const cpuMicros = cpu.user + cpu.system;
+  await finish(c);
+  const sorted = Float64Array.from(latencies).sort();
+  const summary: LoadSummary = {
+    mode: rate ? 'open' : 'closed',
+    clt: a.has('clt'),
+    requests: latencies.length,
+    failed,
+    windowSeconds: round3(windowMs / 1000),
+    requestsPerSecond: round3(latencies.length / (windowMs / 1000)),
+    latencyMs: {
+      p50: round3(quantile(sorted, 0.5)),
+      p90: round3(quantile(sorted, 0.9)),
+      p99: round3(quantile(sorted, 0.99)),
+      max: round3(sorted[sorted.length - 1] ?? NaN),
+      mean: round3(latencies.reduce((x, y) => x + y, 0) / latencies.length),
+    },
+    cpuMicrosPerRequest: round3(cpuMicros / latencies.length),
+    cpuUserMicrosPerRequest: round3(cpu.user / latencies.length),
+    cpuSystemMicrosPerRequest: round3(cpu.system / latencies.length),
+    cpuPercent: round3((cpuMicros / 1000 / windowMs) * 100),
+    ...(rate ? { sendLagP99Ms: round3(quantile(Float64Array.from(lags).sort(), 0.99)) } : {}),
+    warnings: c.warnings,
+  };
+  process.stdout.write(JSON.stringify(summary) + '\n');
 }
 
-const COMMANDS: Record<string, (a: Map<string, string>) => Promise<void>> = { server, client };
+async function sink(a: Map<string, string>): Promise<void> {
+  const { createServer } = await import('node:http');
+  const srv = createServer((req, res) => {
+    req.resume();
+    // An empty ExportTraceServiceResponse: full success.
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  await new Promise<void>((resolve) => srv.listen(Number(a.get('port')), '::', resolve));
+  process.stdout.write(JSON.stringify({ ready: true }) + '\n');
+}
+
+const COMMANDS: Record<string, (a: Map<string, string>) => Promise<void>> = { server, client, load, sink };
 
 const command = process.argv[2];
 if (command !== undefined && process.argv[1] === CLT_APP_PATH && COMMANDS[command]) {

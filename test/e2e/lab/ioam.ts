@@ -6,6 +6,7 @@
  */
 import { nativeAvailable } from '../../../src/native/index.js';
 import { missingCommands, namespaceSupport, routedStar, type Lab, type Leg } from './netns.js';
+import type { LabProcess } from './proc.js';
 
 export interface IoamNodeConfig {
   ns: string;
@@ -79,4 +80,17 @@ export async function ioamLabUnavailable(commands: readonly string[]): Promise<s
   if (!native.ok) return `native addon: ${native.reason}`;
   const missing = await missingCommands(commands);
   return missing.length ? `missing commands: ${missing.join(', ')}` : undefined;
+}
+
+/**
+ * tcpdump of the IPv6 packets on `ifname` in `ns` into the pcap `file` (all of them: BPF port
+ * filters miss packets with extension headers, so callers filter after decoding), at most
+ * `count` packets when given; resolves once it listens.
+ */
+export async function captureIpv6(lab: Lab, ns: string, ifname: string, file: string, count?: number): Promise<LabProcess> {
+  const argv = ['tcpdump', '-i', ifname, '-n', '-U', '--immediate-mode', '-Z', 'root'];
+  if (count !== undefined) argv.push('-c', String(count));
+  const proc = lab.spawn(ns, [...argv, '-w', file, 'ip6']);
+  await proc.waitForLine(/listening on/, 20_000);
+  return proc;
 }
