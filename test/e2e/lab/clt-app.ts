@@ -192,6 +192,7 @@ async function finish(c: Client): Promise<void> {
  */
 async function openLoop(rate: number, t0: number, endAt: number, send: (seq: number, due: number) => Promise<void>): Promise<void> {
   if (!(rate > 0) || !(endAt > t0)) throw new Error('open loop: the rate and the duration must be > 0');
+  const inFlight = new Set<Promise<void>>();
   await new Promise<void>((resolve) => {
     let seq = 0;
     const tick = (): void => {
