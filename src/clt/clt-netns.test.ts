@@ -32,6 +32,7 @@ import { decodeTraceContextOption, type CltResult } from './index.js';
 
 const TCP_PORT = 7101;
 const HTTP_PORT = 7102;
+const HTTPS_PORT = 7103;
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';
 const TCP_SYN = 0x02;
@@ -67,6 +68,8 @@ describe('CLT over the Linux IOAM data plane', { skip }, () => {
       String(TCP_PORT),
       '--http-port',
       String(HTTP_PORT),
+      '--https-port',
+      String(HTTPS_PORT),
     ]);
     await server.waitForLine(/"ready"/, 20_000);
   });
@@ -213,7 +216,7 @@ describe('CLT over the Linux IOAM data plane', { skip }, () => {
     assert.match(out.warnings[0]!, /IPv6/);
   });
 
-  async function httpClt(argvPrefix: string[], client: 'http' | 'fetch', requests: number, concurrency: number) {
+  async function httpClt(argvPrefix: string[], client: 'http' | 'https' | 'fetch', requests: number, concurrency: number) {
     const r = await lab.exec(
       L.client.ns,
       [
@@ -224,7 +227,7 @@ describe('CLT over the Linux IOAM data plane', { skip }, () => {
         '--to',
         L.server.ipv6,
         '--port',
-        String(HTTP_PORT),
+        String(client === 'https' ? HTTPS_PORT : HTTP_PORT),
         '--ns',
         String(L.namespaceId),
         '--requests',
@@ -236,7 +239,7 @@ describe('CLT over the Linux IOAM data plane', { skip }, () => {
       ],
       { timeoutMs: 60_000 },
     );
-    return JSON.parse(r.stdout) as { statuses: number[]; spanIds: string[]; warnings: string[] };
+    return JSON.parse(r.stdout) as { statuses: number[]; spanIds: string[]; localPorts: number[]; warnings: string[] };
   }
 
   /** Per request head seen at the server: the span id its traceparent names and the one its packet carried. */
@@ -267,6 +270,38 @@ describe('CLT over the Linux IOAM data plane', { skip }, () => {
       assert.deepEqual(wrong, [], "packets carrying another request's span id, or none");
       assert.deepEqual(new Set(seen.map((r) => r.traceparentSpan)), new Set(out.spanIds));
     });
+
+  // The traceparent travels encrypted: requests are known by the client port the client reports.
+  test("enableHttpClt, node:https on keep-alive sockets: each socket's data segments carry the span ids of its own requests", async (t) => {
+    const requests = 60;
+    const cap = await capture('http-clt-https');
+    const out = await httpClt([], 'https', requests, 4);
+    assert.deepEqual(out.warnings, []);
+    assert.ok(out.statuses.every((s) => s === 200));
+    assert.equal(out.localPorts.length, requests);
+    assert.ok(
+      out.localPorts.every((port) => Number.isInteger(port) && port > 0),
+      'every request reports its socket',
+    );
+
+    const spansOfPort = new Map<number, Set<string>>();
+    out.localPorts.forEach((port, i) => spansOfPort.set(port, (spansOfPort.get(port) ?? new Set()).add(out.spanIds[i]!)));
+    assert.ok(spansOfPort.size > 1, `concurrent requests used ${spansOfPort.size} socket(s)`);
+    assert.ok(spansOfPort.size < requests, `keep-alive reuse: ${spansOfPort.size} sockets for ${requests} requests`);
+
+    const dataSegments = (await packetsOf(cap)).filter(
+      (p) => p.sourceAddress === L.client.ipv6 && p.destinationPort === HTTPS_PORT && p.payload.length > 0,
+    );
+    const carried = dataSegments.map((p) => ({
+      port: p.sourcePort,
+      context: p.hopByHopOptions ? decodeTraceContextOption(p.hopByHopOptions) : undefined,
+    }));
+    const wrong = carried.filter((c) => c.context?.traceId !== TRACE_ID || !spansOfPort.get(c.port!)?.has(c.context.spanId));
+    assert.deepEqual(wrong, [], `data segments (of ${carried.length}) without the span id of a request sent on their socket`);
+    const missing = out.spanIds.filter((spanId, i) => !carried.some((c) => c.port === out.localPorts[i] && c.context?.spanId === spanId));
+    assert.deepEqual(missing, [], 'requests whose span id no data segment of their socket carried');
+    t.diagnostic(`${requests} requests on ${spansOfPort.size} sockets; ${carried.length} data segments from the client`);
+  });
 
   test('enableHttpClt without CAP_NET_RAW: one warning, requests unchanged, no Hop-by-Hop header', async () => {
     const cap = await capture('http-clt-nocap');

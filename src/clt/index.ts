@@ -9,7 +9,8 @@
  * creates it in the same call that connects, so JavaScript cannot set options between the two,
  * unless the connection is made with a `localAddress` (e.g. '::'): then the socket is created by
  * bind() just before Node emits 'connectionAttempt', where enable() sets the options, and the SYN
- * carries them too. Otherwise they are set on 'connect' and the data segments carry them.
+ * carries them too. Otherwise they are set on 'connect', ahead of the socket's other 'connect'
+ * listeners (a TLS socket writes its ClientHello in one), and the data segments carry them.
  *
  * CLT is best effort: when the addon is missing, the connection is not IPv6, or the process
  * lacks CAP_NET_RAW (which IPV6_HOPOPTS needs), enable() reports why through `warn` (once per
@@ -217,7 +218,8 @@ export function enable(socket: Socket, traceId: string, spanId: string, options:
     sockets.delete(socket);
   };
   socket.on('connectionAttempt', onAttempt);
-  socket.once('connect', onConnect);
+  // First: tls.connect's own 'connect' listener sends the ClientHello at once.
+  socket.prependOnceListener('connect', onConnect);
   socket.once('close', onClose);
   state.detach = () => {
     socket.off('connectionAttempt', onAttempt);

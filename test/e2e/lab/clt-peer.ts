@@ -2,8 +2,10 @@
  * Programs the CLT and IOAM event tests run inside lab namespaces
  * (`node dist/test/e2e/lab/clt-peer.js <command> [--key value ...]`); each prints JSON lines.
  *
- *   serve --tcp-port T --http-port H      line echo on T (answers "ok <line>"), HTTP on H
- *                                         (answers "hello"), both on ::; prints {"ready":true}
+ *   serve --tcp-port T --http-port H [--https-port S]
+ *                                         line echo on T (answers "ok <line>"), HTTP on H and
+ *                                         HTTPS on S (the OTLP receiver's test certificate; answer
+ *                                         "hello"), all on ::; prints {"ready":true}
  *   tcp-client --to ADDR --port T --trace-id X --span-id Y --ns N --nodes K
  *                                         connects with CLT enabled (bound to '::' first, so the
  *                                         SYN carries it), sends "phase1", waits for its answer,
@@ -12,22 +14,27 @@
  *   http-client --to ADDR --port H --trace-id X --span-id Y --ns N [--requests R]
  *                                         R HTTP GETs (new connection each) with CLT enabled;
  *                                         prints {"results":[...], "responses":[...], "warnings":[...]}
- *   http-clt --to ADDR --port H --ns N --requests R --client http|fetch [--concurrency C]
+ *   http-clt --to ADDR --port H --ns N --requests R --client http|https|fetch [--concurrency C]
  *                                         enableHttpClt on, then R GETs over keep-alive (node:http
- *                                         Agent, or fetch), C at a time, request i with its own
- *                                         traceparent (span id i+1, as an instrumentation would set);
- *                                         prints {"statuses":[...], "spanIds":[...], "warnings":[...]}
+ *                                         or node:https Agent, or fetch), C at a time, request i with
+ *                                         its own traceparent (span id i+1, as an instrumentation
+ *                                         would set); prints {"statuses":[...], "spanIds":[...],
+ *                                         "localPorts":[...], "warnings":[...]} (localPorts[i]: the
+ *                                         client port request i was sent from)
  *   events                                IoamEventSource in this namespace; prints {"ready":true},
  *                                         then one {"event":...} line per event until SIGTERM
  *
  * Importing the module runs nothing (the test runner loads every file under test/).
  */
 import { connect, createServer, type Socket } from 'node:net';
-import { Agent, createServer as createHttpServer, request } from 'node:http';
+import { Agent, createServer as createHttpServer, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { disable, enable, enableHttpClt, type CltResult } from '../../../src/clt/index.js';
 import { IoamEventSource } from '../../../src/native/ioam-events.js';
+import { repoPath } from '../../../src/testutil/index.js';
 
 export const CLT_PEER_PATH = fileURLToPath(import.meta.url);
 
@@ -60,10 +67,15 @@ async function serve(a: Map<string, string>): Promise<void> {
     s.on('end', () => s.end());
     s.on('error', () => undefined);
   });
-  const http = createHttpServer((_req, res) => res.end('hello'));
-  tcp.listen(Number(need(a, 'tcp-port')), '::');
-  http.listen(Number(need(a, 'http-port')), '::');
-  await Promise.all([once(tcp, 'listening'), once(http, 'listening')]);
+  const hello = (_req: IncomingMessage, res: ServerResponse): void => void res.end('hello');
+  const listening = [tcp.listen(Number(need(a, 'tcp-port')), '::'), createHttpServer(hello).listen(Number(need(a, 'http-port')), '::')];
+  const httpsPort = a.get('https-port');
+  if (httpsPort !== undefined) {
+    const testdata = (name: string): Buffer => readFileSync(repoPath('src', 'receivers', 'otlp', 'testdata', name));
+    const tls = { cert: testdata('server.crt'), key: testdata('server.key') };
+    listening.push(createHttpsServer(tls, hello).listen(Number(httpsPort), '::'));
+  }
+  await Promise.all(listening.map((server) => once(server, 'listening')));
   print({ ready: true });
 }
 
@@ -125,7 +137,7 @@ async function httpClient(a: Map<string, string>): Promise<void> {
       },
     });
     req.end();
-    const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
     let body = '';
     for await (const chunk of res) body += String(chunk);
     responses.push({ status: res.statusCode, body });
@@ -136,24 +148,35 @@ async function httpClient(a: Map<string, string>): Promise<void> {
 async function httpClt(a: Map<string, string>): Promise<void> {
   const warnings: string[] = [];
   enableHttpClt({ namespaceId: Number(need(a, 'ns')), warn: (m) => void warnings.push(m) });
-  const url = `http://[${need(a, 'to')}]:${need(a, 'port')}/`;
+  const client = a.get('client') ?? 'http';
+  const url = `${client === 'https' ? 'https' : 'http'}://[${need(a, 'to')}]:${need(a, 'port')}/`;
   const requests = Number(a.get('requests') ?? 1);
   const concurrency = Number(a.get('concurrency') ?? 1);
-  const useFetch = a.get('client') === 'fetch';
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  // The certificate is not checked: what is tested is which packets carry which span id, not TLS trust.
+  const agent =
+    client === 'https'
+      ? new HttpsAgent({ keepAlive: true, maxSockets: concurrency, rejectUnauthorized: false })
+      : new Agent({ keepAlive: true, maxSockets: concurrency });
+  const send = client === 'https' ? httpsRequest : request;
   const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
   const spanIds: string[] = [];
   const statuses: number[] = [];
-  const get = async (spanId: string): Promise<number> => {
+  const localPorts: (number | undefined)[] = [];
+  const get = async (i: number, spanId: string): Promise<number> => {
     const traceparent = `00-${traceId}-${spanId}-01`;
-    if (useFetch) {
+    if (client === 'fetch') {
       const res = await fetch(url, { headers: { traceparent } });
       await res.text();
       return res.status;
     }
-    const req = request(url, { agent, headers: { traceparent } });
+    const req: ClientRequest = send(url, { agent, headers: { traceparent } });
+    // A new socket has its port once connected, a reused one already.
+    req.once('socket', (s) => {
+      if (s.localPort !== undefined) localPorts[i] = s.localPort;
+      else s.once('connect', () => (localPorts[i] = s.localPort));
+    });
     req.end();
-    const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
     for await (const chunk of res) void chunk;
     return res.statusCode ?? 0;
   };
@@ -163,12 +186,12 @@ async function httpClt(a: Map<string, string>): Promise<void> {
       for (let i = next++; i < requests; i = next++) {
         const spanId = (i + 1).toString(16).padStart(16, '0');
         spanIds[i] = spanId;
-        statuses[i] = await get(spanId);
+        statuses[i] = await get(i, spanId);
       }
     }),
   );
   agent.destroy();
-  print({ statuses, spanIds, warnings });
+  print({ statuses, spanIds, localPorts, warnings });
 }
 
 async function events(): Promise<void> {
