@@ -341,6 +341,18 @@ test('the connection table is bounded: least recently used evicted, idle ones ex
   assert.equal(r.stats.evictedIdle, 8);
 });
 
+test('a partial head is kept as a copy: reusing the capture buffer does not change it', () => {
+  const r = new HttpReassembler();
+  const text = `GET /copied HTTP/1.1\r\ntraceparent: ${TP1}\r\n\r\n`;
+  // A Buffer, as the capture reader gives: its slice is a view, so the reassembler must copy.
+  const chunk = Buffer.from(text.slice(0, 25), 'latin1');
+  assert.equal(r.push(seg(CLIENT, 1, chunk), 1n).messages.length, 0);
+  chunk.fill(0x58); // the reader reuses its chunk for the next packets
+  const done = r.push(seg(CLIENT, 26, text.slice(25)), 2n);
+  assert.deepEqual(heads(done.messages), ['GET /copied']);
+  assert.equal(done.messages[0]!.head.traceparent, TP1);
+});
+
 test('SYN starts a stream at a boundary; a new SYN on the same quartet starts afresh; RST ends it; a cut segment is a gap', () => {
   const r = new HttpReassembler();
   r.push(seg(CLIENT, 100, '', 0x02), 1n); // SYN

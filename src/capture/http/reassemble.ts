@@ -178,8 +178,9 @@ export class HttpReassembler {
     this.stats.segments++;
     const messages = this.messages;
     const issues = this.issues;
-    messages.length = 0;
-    issues.length = 0;
+    // (Setting length is a builtin call: only when there is something to clear.)
+    if (messages.length > 0) messages.length = 0;
+    if (issues.length > 0) issues.length = 0;
     this.expireIdle(timeUnixNano, issues);
     const forward =
       seg.sourceAddress < seg.destinationAddress || (seg.sourceAddress === seg.destinationAddress && seg.sourcePort <= seg.destinationPort);
@@ -444,8 +445,8 @@ export class HttpReassembler {
     const r = parseHttpHead(bytes, this.maxHeadBytes);
     switch (r.status) {
       case 'incomplete':
-        // Copied: the segment's memory belongs to the capture.
-        d.buffer = d.buffer ? bytes : bytes.slice(0, this.maxHeadBytes);
+        // Copied (not `slice`: a Buffer's slice is a view): the segment's memory belongs to the capture.
+        d.buffer = d.buffer ? bytes : new Uint8Array(bytes.subarray(0, this.maxHeadBytes));
         return n;
       case 'complete': {
         d.buffer = undefined;
