@@ -163,8 +163,8 @@ export function headStart(b: Uint8Array, off = 0): 'yes' | 'maybe' | 'no' {
  */
 export function findHeadEnd(b: Uint8Array, limit = b.length, from = 0): number {
   const n = Math.min(limit, b.length);
-  for (let i = Math.max(from, 0); i < n; i++) {
-    if (b[i] !== LF) continue;
+  // Line by line with the native indexOf, not byte by byte in JavaScript.
+  for (let i = b.indexOf(LF, Math.max(from, 0)); i >= 0 && i < n; i = b.indexOf(LF, i + 1)) {
     // LF LF or LF CR LF: an empty line after a line end.
     if (i + 1 < n && b[i + 1] === LF) return i + 2;
     if (i + 2 < n && b[i + 1] === CR && b[i + 2] === LF) return i + 3;
