@@ -9,6 +9,7 @@
  * request line over one bad header it does not need.
  */
 import { isTraceparent } from '../../model/observation.js';
+import { latin1 } from '../bytes.js';
 
 /** Default limit on a head (request/status line + headers + blank line), like Node's --max-http-header-size. */
 export const DEFAULT_MAX_HEAD_BYTES = 16 * 1024;
@@ -171,16 +172,6 @@ export function findHeadEnd(b: Uint8Array, limit = b.length, from = 0): number {
   }
   return -1;
 }
-
-// Node's Buffer#latin1Slice (what buf.toString('latin1', ...) calls, without the argument checks) takes
-// any Uint8Array and makes a flat string at once; several times faster than building it byte by byte.
-const latin1Slice = (Buffer.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
-
-/** b[start, end) as latin1 text (every byte one character). */
-const latin1 = (b: Uint8Array, start: number, end: number): string =>
-  latin1Slice !== undefined
-    ? latin1Slice.call(b, start, end)
-    : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end);
 
 // tchar of RFC 9110 (token characters), as a byte table: header names are checked without making strings.
 const TCHAR = new Uint8Array(256);
