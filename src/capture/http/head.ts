@@ -9,7 +9,7 @@
  * request line over one bad header it does not need.
  */
 import { isTraceparent } from '../../model/observation.js';
-import { latin1 } from '../bytes.js';
+import { indexOfByte, latin1 } from '../bytes.js';
 
 /** Default limit on a head (request/status line + headers + blank line), like Node's --max-http-header-size. */
 export const DEFAULT_MAX_HEAD_BYTES = 16 * 1024;
@@ -165,7 +165,7 @@ export function headStart(b: Uint8Array, off = 0): 'yes' | 'maybe' | 'no' {
 export function findHeadEnd(b: Uint8Array, limit = b.length, from = 0): number {
   const n = Math.min(limit, b.length);
   // Line by line with the native indexOf, not byte by byte in JavaScript.
-  for (let i = b.indexOf(LF, Math.max(from, 0)); i >= 0 && i < n; i = b.indexOf(LF, i + 1)) {
+  for (let i = indexOfByte(b, LF, Math.max(from, 0)); i >= 0 && i < n; i = indexOfByte(b, LF, i + 1)) {
     // LF LF or LF CR LF: an empty line after a line end.
     if (i + 1 < n && b[i + 1] === LF) return i + 2;
     if (i + 2 < n && b[i + 1] === CR && b[i + 2] === LF) return i + 3;
@@ -259,7 +259,7 @@ function single(values: (string[] | undefined)[], dropped: number, key: number, 
 // as bytes, and the headers of interest kept in a 5-slot array and a bit set, not a Map and a Set.
 function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
   // end is just past the blank line's LF, so the first LF below end ends the first line.
-  let lf = b.indexOf(LF);
+  let lf = indexOfByte(b, LF, 0);
   const firstLine = latin1(b, 0, lineStop(b, 0, lf));
   const issues: HttpIssue[] = [];
   let head: HttpHead;
@@ -299,7 +299,7 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
   let lastInterest = -1;
   // Every line up to the blank line (the one that ends at end - 1).
   for (let s = lf + 1; s < end; s = lf + 1) {
-    lf = b.indexOf(LF, s);
+    lf = indexOfByte(b, LF, s);
     if (lf === end - 1) break;
     const e = lineStop(b, s, lf);
     const c = b[s]!;
