@@ -176,8 +176,51 @@ export function findHeadEnd(b: Uint8Array, limit = b.length, from = 0): number {
 // tchar of RFC 9110 (token characters), as a byte table: header names are checked without making strings.
 const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
-const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: [^\r\n]*)?$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/1\.(\d)$/;
+// JavaScript's \s in latin1 text: TAB, LF, VT, FF, CR, SP and NBSP (a request-target has none).
+const WHITESPACE = new Uint8Array(256);
+for (const c of [9, 10, 11, 12, 13, 32, 0xa0]) WHITESPACE[c] = 1;
+const ZERO = 0x30;
+const HTTP_1 = Uint8Array.from('HTTP/1.', (c) => c.charCodeAt(0));
+
+const isDigit = (c: number | undefined): boolean => c !== undefined && c >= ZERO && c <= ZERO + 9;
+
+// The start line is checked byte by byte (no text, no regular expression): these say what
+// /^HTTP\/1\.(\d) (\d{3})(?: [^\r\n]*)?$/ and /^([tchar]+) ([^\s]+) HTTP\/1\.(\d)$/ said of it.
+
+/** Whether b[at, at + 8) is "HTTP/1." and a digit. */
+function isHttp1Version(b: Uint8Array, at: number): boolean {
+  for (let k = 0; k < HTTP_1.length; k++) if (b[at + k] !== HTTP_1[k]) return false;
+  return isDigit(b[at + HTTP_1.length]);
+}
+
+/** The status code of the status line b[0, e) ("HTTP/1.D SSS", then nothing or a space and a reason without CR), or -1. */
+function statusLineCode(b: Uint8Array, e: number): number {
+  if (e < 12 || !isHttp1Version(b, 0) || b[8] !== SP || !isDigit(b[9]) || !isDigit(b[10]) || !isDigit(b[11])) return -1;
+  if (e > 12) {
+    if (b[12] !== SP) return -1;
+    for (let i = 13; i < e; i++) if (b[i] === CR || b[i] === LF) return -1;
+  }
+  return (b[9]! - ZERO) * 100 + (b[10]! - ZERO) * 10 + (b[11]! - ZERO);
+}
+
+/** Where the run of tchar from b[s] ends (before e). */
+function tcharRunEnd(b: Uint8Array, s: number, e: number): number {
+  let i = s;
+  while (i < e && TCHAR[b[i]!] === 1) i++;
+  return i;
+}
+
+/**
+ * The end of the request-target in the request line b[0, e) whose method ends at `methodEnd`
+ * ("METHOD SP target SP HTTP/1.D", the target without whitespace), or -1 when it is not one.
+ */
+function requestTargetEnd(b: Uint8Array, methodEnd: number, e: number): number {
+  if (methodEnd === 0 || methodEnd >= e || b[methodEnd] !== SP) return -1;
+  let t = methodEnd + 1;
+  while (t < e && WHITESPACE[b[t]!] === 0) t++;
+  if (t === methodEnd + 1 || e - t !== 1 + HTTP_1.length + 1 || b[t] !== SP || !isHttp1Version(b, t + 1)) return -1;
+  return t;
+}
 
 // The headers netspan reads, by index; a name of any other length is not looked at further.
 const TRACEPARENT = 0;
@@ -260,22 +303,24 @@ function single(values: (string[] | undefined)[], dropped: number, key: number, 
 function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
   // end is just past the blank line's LF, so the first LF below end ends the first line.
   let lf = indexOfByte(b, LF, 0);
-  const firstLine = latin1(b, 0, lineStop(b, 0, lf));
+  const lineEnd = lineStop(b, 0, lf);
   const issues: HttpIssue[] = [];
   let head: HttpHead;
-  const status = STATUS_LINE.exec(firstLine);
-  if (status) {
+  const status = statusLineCode(b, lineEnd);
+  if (status >= 0) {
     head = {
       message: 'response',
-      status: Number(status[2]),
-      minorVersion: Number(status[1]),
+      status,
+      minorVersion: b[7]! - ZERO,
       transferEncoding: false,
       chunked: false,
       headLength: end,
     };
   } else {
-    const request = REQUEST_LINE.exec(firstLine);
-    if (!request) {
+    const methodEnd = tcharRunEnd(b, 0, lineEnd);
+    const targetEnd = requestTargetEnd(b, methodEnd, lineEnd);
+    if (targetEnd < 0) {
+      const firstLine = latin1(b, 0, lineEnd);
       const shown = firstLine.length > 80 ? `${firstLine.slice(0, 80)}...` : firstLine;
       return {
         status: 'invalid',
@@ -284,9 +329,9 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
     }
     head = {
       message: 'request',
-      method: request[1]!,
-      target: request[2]!,
-      minorVersion: Number(request[3]),
+      method: latin1(b, 0, methodEnd),
+      target: latin1(b, methodEnd + 1, targetEnd),
+      minorVersion: b[lineEnd - 1]! - ZERO,
       transferEncoding: false,
       chunked: false,
       headLength: end,
