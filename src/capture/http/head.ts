@@ -283,6 +283,16 @@ export function parseHttpHead(b: Uint8Array, maxHeadBytes = DEFAULT_MAX_HEAD_BYT
   return parseCompleteHead(b, end);
 }
 
+/** Whether `value` is 1 to 15 decimal digits (below 2^53, so Number() is exact). */
+function isContentLength(value: string): boolean {
+  if (value.length === 0 || value.length > 15) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < ZERO || c > ZERO + 9) return false;
+  }
+  return true;
+}
+
 /** The value of a header that must appear once (repeats with the same value are fine), or undefined. */
 function single(values: (string[] | undefined)[], dropped: number, key: number, issues: HttpIssue[]): string | undefined {
   const v = values[key];
@@ -406,7 +416,7 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
   }
   const cl = single(seen, dropped, CONTENT_LENGTH, issues);
   if (cl !== undefined) {
-    if (/^\d{1,15}$/.test(cl)) head.contentLength = Number(cl);
+    if (isContentLength(cl)) head.contentLength = Number(cl);
     else
       issues.push({ code: 'BAD_CONTENT_LENGTH', offset: 0, message: `Content-Length ${JSON.stringify(cl.slice(0, 40))} is not a number` });
   }
