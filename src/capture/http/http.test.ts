@@ -427,6 +427,20 @@ test('chunked bodies: extensions, trailers, upper-case hex; malformed framing is
   assert.deepEqual(send('GET /f HTTP/1.1\r\n\r\n'), ['GET /f']);
 });
 
+/** `seed` after one to three random edits (replace, insert or delete a character of `alphabet`). */
+function mutated(seed: string, alphabet: string, rand: () => number): string {
+  const chars = [...seed];
+  for (let e = rand() % 3; e >= 0; e--) {
+    const at = rand() % (chars.length + 1);
+    const c = alphabet[rand() % alphabet.length]!;
+    const op = rand() % 3;
+    if (op === 0) chars[at] = c;
+    else if (op === 1) chars.splice(at, 0, c);
+    else chars.splice(at, 1);
+  }
+  return chars.join('');
+}
+
 test('isTraceparent and parseTraceparent accept exactly what the W3C regular expression accepts (mutated values)', () => {
   // The W3C Trace Context grammar as a regular expression: the reference the char-by-char check must agree with.
   const reference = (value: string) => {
@@ -450,16 +464,7 @@ test('isTraceparent and parseTraceparent accept exactly what the W3C regular exp
   const rand = prng(55);
   let accepted = 0;
   for (let i = 0; i < 100_000; i++) {
-    const chars = [...seeds[i % seeds.length]!];
-    for (let e = rand() % 3; e >= 0; e--) {
-      const at = rand() % (chars.length + 1);
-      const c = alphabet[rand() % alphabet.length]!;
-      const op = rand() % 3;
-      if (op === 0) chars[at] = c;
-      else if (op === 1) chars.splice(at, 0, c);
-      else chars.splice(at, 1);
-    }
-    const value = chars.join('');
+    const value = mutated(seeds[i % seeds.length]!, alphabet, rand);
     const want = reference(value);
     assert.deepEqual(parseTraceparent(value), want, JSON.stringify(value));
     assert.equal(isTraceparent(value), want !== undefined, JSON.stringify(value));
@@ -490,16 +495,7 @@ test('start lines: the byte-by-byte check accepts exactly what the regular expre
   const rand = prng(56);
   let accepted = 0;
   for (let i = 0; i < 50_000; i++) {
-    const chars = [...seeds[i % seeds.length]!];
-    for (let e = rand() % 3; e >= 0; e--) {
-      const at = rand() % (chars.length + 1);
-      const c = alphabet[rand() % alphabet.length]!;
-      const op = rand() % 3;
-      if (op === 0) chars[at] = c;
-      else if (op === 1) chars.splice(at, 0, c);
-      else chars.splice(at, 1);
-    }
-    const line = chars.join('');
+    const line = mutated(seeds[i % seeds.length]!, alphabet, rand);
     const want = reference(line);
     const r = parseHttpHead(Buffer.from(`${line}\r\n\r\n`, 'latin1'));
     if (r.status === 'not_http') continue; // headStart's verdict on the first bytes, before the start line

@@ -1,23 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prng } from '../testkit.test.util.js';
-import { QuartetTable, type QuartetEntry } from './quartet-table.js';
+import { QuartetEntry, QuartetTable } from './quartet-table.js';
 
-interface Entry extends QuartetEntry {
-  name: string;
+class Entry extends QuartetEntry {
+  constructor(readonly name: string) {
+    super();
+  }
 }
 
-const entry = (name: string): Entry => ({
-  low: undefined,
-  lowPort: 0,
-  high: undefined,
-  highPort: 0,
-  hash: 0,
-  sameHash: undefined,
-  older: undefined,
-  newer: undefined,
-  name,
-});
+const entry = (name: string): Entry => new Entry(name);
 
 /** The entries from least to most recently used. */
 function order(t: QuartetTable<Entry>): string[] {

@@ -14,19 +14,19 @@ export interface InternedAddress {
   entries: number;
 }
 
-/** The table's fields in an entry: the caller's entry type extends this and starts them undefined or 0; `add` sets them. */
-export interface QuartetEntry {
+/** The table's fields in an entry (the caller's entry class extends this one); `add` sets them. */
+export class QuartetEntry {
   /** The endpoint given first to `add` (the caller's order: it decides which end is which) and the other. */
-  low: InternedAddress | undefined;
-  lowPort: number;
-  high: InternedAddress | undefined;
-  highPort: number;
-  hash: number;
+  low: InternedAddress | undefined = undefined;
+  lowPort = 0;
+  high: InternedAddress | undefined = undefined;
+  highPort = 0;
+  hash = 0;
   /** The next entry whose quartet has the same hash. */
-  sameHash: this | undefined;
+  sameHash: this | undefined = undefined;
   /** Neighbours in least-recently-used order. */
-  older: this | undefined;
-  newer: this | undefined;
+  older: this | undefined = undefined;
+  newer: this | undefined = undefined;
 }
 
 /** A 32-bit mix of a quartet of interned address ids and ports. */

@@ -20,7 +20,7 @@ import {
   type HttpIssue,
   type HttpRequestHead,
 } from './head.js';
-import { QuartetTable, type QuartetEntry } from './quartet-table.js';
+import { QuartetEntry, QuartetTable } from './quartet-table.js';
 
 export const DEFAULT_MAX_CONNECTIONS = 4096;
 /** A connection with no segment for this long is forgotten (2 minutes: well past keep-alive idle timeouts). */
@@ -118,12 +118,15 @@ interface Direction {
   fin: boolean;
 }
 
-interface Connection extends QuartetEntry {
+class Connection extends QuartetEntry {
   /** Directions: [0] from the endpoint that sorts first (address text, then port), [1] from the other. */
-  dirs: [Direction | undefined, Direction | undefined];
-  pending: HttpRequestHead[];
-  inFlight: HttpRequestHead | undefined;
-  lastSeen: bigint;
+  dirs: [Direction | undefined, Direction | undefined] = [undefined, undefined];
+  pending: HttpRequestHead[] = [];
+  inFlight: HttpRequestHead | undefined = undefined;
+
+  constructor(public lastSeen: bigint) {
+    super();
+  }
 }
 
 const EMPTY_RESULT: HttpReassemblyResult = Object.freeze({
@@ -242,21 +245,7 @@ export class HttpReassembler {
 
   /** A new connection for the segment's quartet, the most recently used. */
   private add(seg: TcpSegment, forward: boolean, time: bigint): Connection {
-    const c: Connection = {
-      // The table's fields, set by add (whole literal: one object shape for every connection).
-      low: undefined,
-      lowPort: 0,
-      high: undefined,
-      highPort: 0,
-      hash: 0,
-      sameHash: undefined,
-      older: undefined,
-      newer: undefined,
-      dirs: [undefined, undefined],
-      pending: [],
-      inFlight: undefined,
-      lastSeen: time,
-    };
+    const c = new Connection(time);
     if (forward) this.connections.add(c, seg.sourceAddress, seg.sourcePort, seg.destinationAddress, seg.destinationPort);
     else this.connections.add(c, seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort);
     return c;
