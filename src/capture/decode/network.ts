@@ -5,6 +5,7 @@
  */
 import { formatIPv4, formatIPv6 } from './address.js';
 import { addIssue, cut } from './link.js';
+import { view } from '../bytes.js';
 import type { DecodedPacket } from './types.js';
 
 export const IPPROTO = {
@@ -146,7 +147,7 @@ export function decodeIPv6(p: DecodedPacket, data: Uint8Array, off: number): num
             addIssue(p, 'BAD_HEADER', 'ipv6', pos, 'Hop-by-Hop options header not directly after the IPv6 header');
           } else {
             p.hopByHopOffset = pos + 2;
-            p.hopByHopOptions = data.subarray(pos + 2, pos + len);
+            p.hopByHopOptions = view(data, pos + 2, pos + len);
           }
         }
         nh = data[pos]!;

@@ -2,7 +2,7 @@
  * Packet decoding, layer by layer: link (decodeLink) → network (decodeIPv4 / decodeIPv6) →
  * transport (decodeTransport), each writing into one DecodedPacket. `decodePacket` runs them all;
  * later decoders (IOAM from `hopByHopOptions`, HTTP from `payload`) start from its result.
- * Pure and allocation-light: one object per packet, addresses as text, payload as a subarray.
+ * Pure and allocation-light: one object per packet, addresses as text, payload as a view (a plain Uint8Array).
  */
 import { ETHERTYPE, decodeLink } from './link.js';
 import { decodeIPv4, decodeIPv6 } from './network.js';

@@ -3,6 +3,7 @@
  * payload); SCTP, DCCP and UDP-Lite give their ports. ICMP and the rest are left to the caller.
  */
 import { addIssue, cut } from './link.js';
+import { view } from '../bytes.js';
 import { IPPROTO } from './network.js';
 import type { DecodedPacket } from './types.js';
 
@@ -39,7 +40,7 @@ export function decodeTransport(p: DecodedPacket, data: Uint8Array, off: number,
         return;
       }
       p.payloadOffset = off + hlen;
-      p.payload = data.subarray(off + hlen, end);
+      p.payload = view(data, off + hlen, end);
       return;
     }
     case IPPROTO.UDP: {
@@ -59,7 +60,7 @@ export function decodeTransport(p: DecodedPacket, data: Uint8Array, off: number,
         addIssue(p, 'BAD_LENGTH', 'udp', off + 4, `UDP length ${ulen} is below 8`);
       }
       p.payloadOffset = off + 8;
-      p.payload = data.subarray(off + 8, stop);
+      p.payload = view(data, off + 8, stop);
       return;
     }
     case IPPROTO.SCTP:

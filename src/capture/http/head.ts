@@ -9,6 +9,7 @@
  * request line over one bad header it does not need.
  */
 import { isTraceparent } from '../../model/observation.js';
+import { indexOfByte, latin1 } from '../bytes.js';
 
 /** Default limit on a head (request/status line + headers + blank line), like Node's --max-http-header-size. */
 export const DEFAULT_MAX_HEAD_BYTES = 16 * 1024;
@@ -163,8 +164,8 @@ export function headStart(b: Uint8Array, off = 0): 'yes' | 'maybe' | 'no' {
  */
 export function findHeadEnd(b: Uint8Array, limit = b.length, from = 0): number {
   const n = Math.min(limit, b.length);
-  for (let i = Math.max(from, 0); i < n; i++) {
-    if (b[i] !== LF) continue;
+  // Line by line with the native indexOf, not byte by byte in JavaScript.
+  for (let i = indexOfByte(b, LF, Math.max(from, 0)); i >= 0 && i < n; i = indexOfByte(b, LF, i + 1)) {
     // LF LF or LF CR LF: an empty line after a line end.
     if (i + 1 < n && b[i + 1] === LF) return i + 2;
     if (i + 2 < n && b[i + 1] === CR && b[i + 2] === LF) return i + 3;
@@ -172,21 +173,54 @@ export function findHeadEnd(b: Uint8Array, limit = b.length, from = 0): number {
   return -1;
 }
 
-// Node's Buffer#latin1Slice (what buf.toString('latin1', ...) calls, without the argument checks) takes
-// any Uint8Array and makes a flat string at once; several times faster than building it byte by byte.
-const latin1Slice = (Buffer.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
-
-/** b[start, end) as latin1 text (every byte one character). */
-const latin1 = (b: Uint8Array, start: number, end: number): string =>
-  latin1Slice !== undefined
-    ? latin1Slice.call(b, start, end)
-    : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end);
-
 // tchar of RFC 9110 (token characters), as a byte table: header names are checked without making strings.
 const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
-const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: [^\r\n]*)?$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/1\.(\d)$/;
+// JavaScript's \s in latin1 text: TAB, LF, VT, FF, CR, SP and NBSP (a request-target has none).
+const WHITESPACE = new Uint8Array(256);
+for (const c of [9, 10, 11, 12, 13, 32, 0xa0]) WHITESPACE[c] = 1;
+const ZERO = 0x30;
+const HTTP_1 = Uint8Array.from('HTTP/1.', (c) => c.charCodeAt(0));
+
+const isDigit = (c: number | undefined): boolean => c !== undefined && c >= ZERO && c <= ZERO + 9;
+
+// The start line is checked byte by byte (no text, no regular expression): these say what
+// /^HTTP\/1\.(\d) (\d{3})(?: [^\r\n]*)?$/ and /^([tchar]+) ([^\s]+) HTTP\/1\.(\d)$/ said of it.
+
+/** Whether b[at, at + 8) is "HTTP/1." and a digit. */
+function isHttp1Version(b: Uint8Array, at: number): boolean {
+  for (let k = 0; k < HTTP_1.length; k++) if (b[at + k] !== HTTP_1[k]) return false;
+  return isDigit(b[at + HTTP_1.length]);
+}
+
+/** The status code of the status line b[0, e) ("HTTP/1.D SSS", then nothing or a space and a reason without CR), or -1. */
+function statusLineCode(b: Uint8Array, e: number): number {
+  if (e < 12 || !isHttp1Version(b, 0) || b[8] !== SP || !isDigit(b[9]) || !isDigit(b[10]) || !isDigit(b[11])) return -1;
+  if (e > 12) {
+    if (b[12] !== SP) return -1;
+    for (let i = 13; i < e; i++) if (b[i] === CR || b[i] === LF) return -1;
+  }
+  return (b[9]! - ZERO) * 100 + (b[10]! - ZERO) * 10 + (b[11]! - ZERO);
+}
+
+/** Where the run of tchar from b[s] ends (before e). */
+function tcharRunEnd(b: Uint8Array, s: number, e: number): number {
+  let i = s;
+  while (i < e && TCHAR[b[i]!] === 1) i++;
+  return i;
+}
+
+/**
+ * The end of the request-target in the request line b[0, e) whose method ends at `methodEnd`
+ * ("METHOD SP target SP HTTP/1.D", the target without whitespace), or -1 when it is not one.
+ */
+function requestTargetEnd(b: Uint8Array, methodEnd: number, e: number): number {
+  if (methodEnd === 0 || methodEnd >= e || b[methodEnd] !== SP) return -1;
+  let t = methodEnd + 1;
+  while (t < e && WHITESPACE[b[t]!] === 0) t++;
+  if (t === methodEnd + 1 || e - t !== 1 + HTTP_1.length + 1 || b[t] !== SP || !isHttp1Version(b, t + 1)) return -1;
+  return t;
+}
 
 // The headers netspan reads, by index; a name of any other length is not looked at further.
 const TRACEPARENT = 0;
@@ -249,6 +283,16 @@ export function parseHttpHead(b: Uint8Array, maxHeadBytes = DEFAULT_MAX_HEAD_BYT
   return parseCompleteHead(b, end);
 }
 
+/** Whether `value` is 1 to 15 decimal digits (below 2^53, so Number() is exact). */
+function isContentLength(value: string): boolean {
+  if (value.length === 0 || value.length > 15) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < ZERO || c > ZERO + 9) return false;
+  }
+  return true;
+}
+
 /** The value of a header that must appear once (repeats with the same value are fine), or undefined. */
 function single(values: (string[] | undefined)[], dropped: number, key: number, issues: HttpIssue[]): string | undefined {
   const v = values[key];
@@ -268,23 +312,25 @@ function single(values: (string[] | undefined)[], dropped: number, key: number, 
 // as bytes, and the headers of interest kept in a 5-slot array and a bit set, not a Map and a Set.
 function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
   // end is just past the blank line's LF, so the first LF below end ends the first line.
-  let lf = b.indexOf(LF);
-  const firstLine = latin1(b, 0, lineStop(b, 0, lf));
+  let lf = indexOfByte(b, LF, 0);
+  const lineEnd = lineStop(b, 0, lf);
   const issues: HttpIssue[] = [];
   let head: HttpHead;
-  const status = STATUS_LINE.exec(firstLine);
-  if (status) {
+  const status = statusLineCode(b, lineEnd);
+  if (status >= 0) {
     head = {
       message: 'response',
-      status: Number(status[2]),
-      minorVersion: Number(status[1]),
+      status,
+      minorVersion: b[7]! - ZERO,
       transferEncoding: false,
       chunked: false,
       headLength: end,
     };
   } else {
-    const request = REQUEST_LINE.exec(firstLine);
-    if (!request) {
+    const methodEnd = tcharRunEnd(b, 0, lineEnd);
+    const targetEnd = requestTargetEnd(b, methodEnd, lineEnd);
+    if (targetEnd < 0) {
+      const firstLine = latin1(b, 0, lineEnd);
       const shown = firstLine.length > 80 ? `${firstLine.slice(0, 80)}...` : firstLine;
       return {
         status: 'invalid',
@@ -293,9 +339,9 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
     }
     head = {
       message: 'request',
-      method: request[1]!,
-      target: request[2]!,
-      minorVersion: Number(request[3]),
+      method: latin1(b, 0, methodEnd),
+      target: latin1(b, methodEnd + 1, targetEnd),
+      minorVersion: b[lineEnd - 1]! - ZERO,
       transferEncoding: false,
       chunked: false,
       headLength: end,
@@ -308,7 +354,7 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
   let lastInterest = -1;
   // Every line up to the blank line (the one that ends at end - 1).
   for (let s = lf + 1; s < end; s = lf + 1) {
-    lf = b.indexOf(LF, s);
+    lf = indexOfByte(b, LF, s);
     if (lf === end - 1) break;
     const e = lineStop(b, s, lf);
     const c = b[s]!;
@@ -370,7 +416,7 @@ function parseCompleteHead(b: Uint8Array, end: number): HttpHeadResult {
   }
   const cl = single(seen, dropped, CONTENT_LENGTH, issues);
   if (cl !== undefined) {
-    if (/^\d{1,15}$/.test(cl)) head.contentLength = Number(cl);
+    if (isContentLength(cl)) head.contentLength = Number(cl);
     else
       issues.push({ code: 'BAD_CONTENT_LENGTH', offset: 0, message: `Content-Length ${JSON.stringify(cl.slice(0, 40))} is not a number` });
   }

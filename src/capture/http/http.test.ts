@@ -341,6 +341,18 @@ test('the connection table is bounded: least recently used evicted, idle ones ex
   assert.equal(r.stats.evictedIdle, 8);
 });
 
+test('a partial head is kept as a copy: reusing the capture buffer does not change it', () => {
+  const r = new HttpReassembler();
+  const text = `GET /copied HTTP/1.1\r\ntraceparent: ${TP1}\r\n\r\n`;
+  // A Buffer, as the capture reader gives: its slice is a view, so the reassembler must copy.
+  const chunk = Buffer.from(text.slice(0, 25), 'latin1');
+  assert.equal(r.push(seg(CLIENT, 1, chunk), 1n).messages.length, 0);
+  chunk.fill(0x58); // the reader reuses its chunk for the next packets
+  const done = r.push(seg(CLIENT, 26, text.slice(25)), 2n);
+  assert.deepEqual(heads(done.messages), ['GET /copied']);
+  assert.equal(done.messages[0]!.head.traceparent, TP1);
+});
+
 test('SYN starts a stream at a boundary; a new SYN on the same quartet starts afresh; RST ends it; a cut segment is a gap', () => {
   const r = new HttpReassembler();
   r.push(seg(CLIENT, 100, '', 0x02), 1n); // SYN
@@ -415,6 +427,20 @@ test('chunked bodies: extensions, trailers, upper-case hex; malformed framing is
   assert.deepEqual(send('GET /f HTTP/1.1\r\n\r\n'), ['GET /f']);
 });
 
+/** `seed` after one to three random edits (replace, insert or delete a character of `alphabet`). */
+function mutated(seed: string, alphabet: string, rand: () => number): string {
+  const chars = [...seed];
+  for (let e = rand() % 3; e >= 0; e--) {
+    const at = rand() % (chars.length + 1);
+    const c = alphabet[rand() % alphabet.length]!;
+    const op = rand() % 3;
+    if (op === 0) chars[at] = c;
+    else if (op === 1) chars.splice(at, 0, c);
+    else chars.splice(at, 1);
+  }
+  return chars.join('');
+}
+
 test('isTraceparent and parseTraceparent accept exactly what the W3C regular expression accepts (mutated values)', () => {
   // The W3C Trace Context grammar as a regular expression: the reference the char-by-char check must agree with.
   const reference = (value: string) => {
@@ -438,20 +464,52 @@ test('isTraceparent and parseTraceparent accept exactly what the W3C regular exp
   const rand = prng(55);
   let accepted = 0;
   for (let i = 0; i < 100_000; i++) {
-    const chars = [...seeds[i % seeds.length]!];
-    for (let e = rand() % 3; e >= 0; e--) {
-      const at = rand() % (chars.length + 1);
-      const c = alphabet[rand() % alphabet.length]!;
-      const op = rand() % 3;
-      if (op === 0) chars[at] = c;
-      else if (op === 1) chars.splice(at, 0, c);
-      else chars.splice(at, 1);
-    }
-    const value = chars.join('');
+    const value = mutated(seeds[i % seeds.length]!, alphabet, rand);
     const want = reference(value);
     assert.deepEqual(parseTraceparent(value), want, JSON.stringify(value));
     assert.equal(isTraceparent(value), want !== undefined, JSON.stringify(value));
     if (want) accepted++;
   }
   assert.ok(accepted > 1000, `the mutations must leave valid values too (${accepted})`);
+});
+
+test('start lines: the byte-by-byte check accepts exactly what the regular expressions did (mutated lines)', () => {
+  // The grammar as the head parser's earlier regular expressions had it: the reference.
+  const STATUS = /^HTTP\/1\.(\d) (\d{3})(?: [^\r\n]*)?$/;
+  const REQUEST = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/1\.(\d)$/;
+  const reference = (line: string) => {
+    const s = STATUS.exec(line);
+    if (s) return { message: 'response', status: Number(s[2]), minorVersion: Number(s[1]) };
+    const r = REQUEST.exec(line);
+    return r ? { message: 'request', method: r[1], target: r[2], minorVersion: Number(r[3]) } : undefined;
+  };
+  const seeds = [
+    'GET /api/items?id=1 HTTP/1.1',
+    'M-SEARCH * HTTP/1.0',
+    'POST http://h:8080/x HTTP/1.1',
+    'HTTP/1.1 200 OK',
+    'HTTP/1.0 404',
+    'HTTP/1.1 301 Moved Permanently',
+  ];
+  const alphabet = 'GETHTP/1.0 9x*:\t\r\u000b\u000c\u00a0\u0085\u00ff';
+  const rand = prng(56);
+  let accepted = 0;
+  for (let i = 0; i < 50_000; i++) {
+    const line = mutated(seeds[i % seeds.length]!, alphabet, rand);
+    const want = reference(line);
+    const r = parseHttpHead(Buffer.from(`${line}\r\n\r\n`, 'latin1'));
+    if (r.status === 'not_http') continue; // headStart's verdict on the first bytes, before the start line
+    if (want === undefined) {
+      assert.equal(r.status, 'invalid', JSON.stringify(line));
+      continue;
+    }
+    const { head } = complete(r);
+    const got =
+      head.message === 'response'
+        ? { message: head.message, status: head.status, minorVersion: head.minorVersion }
+        : { message: head.message, method: head.method, target: head.target, minorVersion: head.minorVersion };
+    assert.deepEqual(got, want, JSON.stringify(line));
+    accepted++;
+  }
+  assert.ok(accepted > 5000, `the mutations must leave valid lines too (${accepted})`);
 });

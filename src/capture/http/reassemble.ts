@@ -20,6 +20,7 @@ import {
   type HttpIssue,
   type HttpRequestHead,
 } from './head.js';
+import { QuartetEntry, QuartetTable } from './quartet-table.js';
 
 export const DEFAULT_MAX_CONNECTIONS = 4096;
 /** A connection with no segment for this long is forgotten (2 minutes: well past keep-alive idle timeouts). */
@@ -117,12 +118,15 @@ interface Direction {
   fin: boolean;
 }
 
-interface Connection {
-  /** Directions: [0] from the endpoint that sorts first in the key, [1] from the other. */
-  dirs: [Direction | undefined, Direction | undefined];
-  pending: HttpRequestHead[];
-  inFlight: HttpRequestHead | undefined;
-  lastSeen: bigint;
+class Connection extends QuartetEntry {
+  /** Directions: [0] from the endpoint that sorts first (address text, then port), [1] from the other. */
+  dirs: [Direction | undefined, Direction | undefined] = [undefined, undefined];
+  pending: HttpRequestHead[] = [];
+  inFlight: HttpRequestHead | undefined = undefined;
+
+  constructor(public lastSeen: bigint) {
+    super();
+  }
 }
 
 const EMPTY_RESULT: HttpReassemblyResult = Object.freeze({
@@ -161,8 +165,10 @@ export class HttpReassembler {
   private readonly maxConnections: number;
   private readonly maxHeadBytes: number;
   private readonly idleTimeout: bigint;
-  /** In least-recently-used order (a Map keeps insertion order; a touched connection is re-inserted). */
-  private readonly connections = new Map<string, Connection>();
+  private readonly connections = new QuartetTable<Connection>();
+  /** This push's messages and issues, collected here and copied out only when there are any. */
+  private readonly messages: HttpMessage[] = [];
+  private readonly issues: HttpIssue[] = [];
 
   constructor(options: HttpReassemblerOptions = {}) {
     this.maxConnections = Math.max(1, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
@@ -173,37 +179,39 @@ export class HttpReassembler {
   /** Takes one TCP segment seen at `timeUnixNano`; returns the heads it completed and the request in flight. */
   push(seg: TcpSegment, timeUnixNano: bigint): HttpReassemblyResult {
     this.stats.segments++;
-    const issues: HttpIssue[] = [];
+    const messages = this.messages;
+    const issues = this.issues;
+    // (Setting length is a builtin call: only when there is something to clear.)
+    if (messages.length > 0) messages.length = 0;
+    if (issues.length > 0) issues.length = 0;
     this.expireIdle(timeUnixNano, issues);
     const forward =
       seg.sourceAddress < seg.destinationAddress || (seg.sourceAddress === seg.destinationAddress && seg.sourcePort <= seg.destinationPort);
-    const key = forward
-      ? `${seg.sourceAddress}|${seg.sourcePort}|${seg.destinationAddress}|${seg.destinationPort}`
-      : `${seg.destinationAddress}|${seg.destinationPort}|${seg.sourceAddress}|${seg.sourcePort}`;
     const side = forward ? 0 : 1;
     const syn = (seg.flags & TCP_SYN) !== 0;
     const p = seg.payload;
-    let c = this.connections.get(key);
+    let c = forward
+      ? this.connections.get(seg.sourceAddress, seg.sourcePort, seg.destinationAddress, seg.destinationPort)
+      : this.connections.get(seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort);
     if (c) {
-      this.connections.delete(key);
-      this.connections.set(key, c);
+      this.connections.touch(c);
       // A SYN without ACK on a known quartet is a new connection (port reuse): start afresh.
       if (syn && (seg.flags & TCP_ACK) === 0 && c.dirs[side] && c.dirs[side].nextSeq !== (seg.sequence + 1) >>> 0) {
+        this.connections.delete(c);
         this.abandon(c, issues);
-        c = this.fresh(timeUnixNano);
-        this.connections.set(key, c);
+        c = this.add(seg, forward, timeUnixNano);
       }
     } else {
       // Only a connection that starts here or shows a head is worth a table entry.
-      if (!syn && !(p.length > 0 && headStart(p) !== 'no')) return issues.length ? { ...EMPTY_RESULT, issues } : EMPTY_RESULT;
-      if (this.connections.size >= this.maxConnections) {
-        const [oldKey, old] = this.connections.entries().next().value as [string, Connection];
-        this.connections.delete(oldKey);
+      if (!syn && !(p.length > 0 && headStart(p) !== 'no'))
+        return issues.length ? { ...EMPTY_RESULT, issues: issues.slice() } : EMPTY_RESULT;
+      const old = this.connections.size >= this.maxConnections ? this.connections.oldest : undefined;
+      if (old) {
+        this.connections.delete(old);
         this.abandon(old, issues);
         this.stats.evictedForCapacity++;
       }
-      c = this.fresh(timeUnixNano);
-      this.connections.set(key, c);
+      c = this.add(seg, forward, timeUnixNano);
     }
     c.lastSeen = timeUnixNano;
     const seq = syn ? (seg.sequence + 1) >>> 0 : seg.sequence;
@@ -217,27 +225,34 @@ export class HttpReassembler {
       d.nextSeq = seq;
       d.mode = BOUNDARY;
     }
-    const messages: HttpMessage[] = [];
     const wire = Math.max(seg.wireLength ?? p.length, p.length);
     if (wire > 0) this.feed(c, d, seq, p, wire, messages, issues);
     if ((seg.flags & TCP_RST) !== 0) {
-      this.close(key, c, issues);
+      this.close(c, issues);
     } else if ((seg.flags & TCP_FIN) !== 0) {
       d.fin = true;
     } else if (c.dirs[0]?.fin && c.dirs[1]?.fin) {
       // The ACK after a FIN each way: the last packet of the connection (it still gets the request in flight).
-      this.close(key, c, issues);
+      this.close(c, issues);
     }
     this.stats.connections = this.connections.size;
-    return { messages, issues, inFlight: c.inFlight };
+    return {
+      messages: messages.length > 0 ? messages.slice() : EMPTY_RESULT.messages,
+      issues: issues.length > 0 ? issues.slice() : EMPTY_RESULT.issues,
+      inFlight: c.inFlight,
+    };
   }
 
-  private fresh(time: bigint): Connection {
-    return { dirs: [undefined, undefined], pending: [], inFlight: undefined, lastSeen: time };
+  /** A new connection for the segment's quartet, the most recently used. */
+  private add(seg: TcpSegment, forward: boolean, time: bigint): Connection {
+    const c = new Connection(time);
+    if (forward) this.connections.add(c, seg.sourceAddress, seg.sourcePort, seg.destinationAddress, seg.destinationPort);
+    else this.connections.add(c, seg.destinationAddress, seg.destinationPort, seg.sourceAddress, seg.sourcePort);
+    return c;
   }
 
-  private close(key: string, c: Connection, issues: HttpIssue[]): void {
-    this.connections.delete(key);
+  private close(c: Connection, issues: HttpIssue[]): void {
+    this.connections.delete(c);
     this.stats.closed++;
     this.abandon(c, issues);
   }
@@ -248,13 +263,11 @@ export class HttpReassembler {
   }
 
   private expireIdle(now: bigint, issues: HttpIssue[]): void {
-    // The first entries are the least recently used; a few per call keeps the cost flat.
+    // The oldest entries are the least recently used; a few per call keeps the cost flat.
     for (let k = 0; k < 4; k++) {
-      const first = this.connections.entries().next();
-      if (first.done) return;
-      const [key, c] = first.value;
-      if (now - c.lastSeen <= this.idleTimeout) return;
-      this.connections.delete(key);
+      const c = this.connections.oldest;
+      if (c === undefined || now - c.lastSeen <= this.idleTimeout) return;
+      this.connections.delete(c);
       this.abandon(c, issues);
       this.stats.evictedIdle++;
       this.stats.connections = this.connections.size;
@@ -421,8 +434,8 @@ export class HttpReassembler {
     const r = parseHttpHead(bytes, this.maxHeadBytes);
     switch (r.status) {
       case 'incomplete':
-        // Copied: the segment's memory belongs to the capture.
-        d.buffer = d.buffer ? bytes : bytes.slice(0, this.maxHeadBytes);
+        // Copied (not `slice`: a Buffer's slice is a view): the segment's memory belongs to the capture.
+        d.buffer = d.buffer ? bytes : new Uint8Array(bytes.subarray(0, this.maxHeadBytes));
         return n;
       case 'complete': {
         d.buffer = undefined;

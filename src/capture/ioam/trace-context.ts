@@ -4,6 +4,7 @@
  * experimental, action 00 so every node skips it), 26 data bytes: version, 16-byte trace id,
  * 8-byte span id, trace flags. Pure: bytes in, ids or undefined out.
  */
+import { hex } from '../bytes.js';
 
 /** RFC 4727 experimental IPv6 option type 0x1E: action 00 (skip if unknown), change 0 (not changed en route). */
 export const IPV6_OPTION_TRACE_CONTEXT = 0x1e;
@@ -14,10 +15,6 @@ export interface TraceContext {
   traceId: string;
   spanId: string;
   traceFlags: number;
-}
-
-function hex(b: Uint8Array, start: number, end: number): string {
-  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('hex');
 }
 
 /**

@@ -13,7 +13,14 @@ import { formatIPv6 } from '../decode/address.js';
 import { IPPROTO } from '../decode/network.js';
 import { decodeIoamOptions } from '../ioam/decode.js';
 import { decodeTraceContextOption } from '../ioam/trace-context.js';
-import { HttpReassembler, hostWithoutPort, targetPath, type HttpMessage, type HttpReassemblyStats } from '../http/index.js';
+import {
+  HttpReassembler,
+  hostWithoutPort,
+  targetPath,
+  type HttpMessage,
+  type HttpReassemblyStats,
+  type TcpSegment,
+} from '../http/index.js';
 import type { HttpObservation, IoamObservation, Observation, ObservationDirection } from '../../model/observation.js';
 import { isIP } from 'node:net';
 
@@ -60,6 +67,7 @@ export interface PacketObserverStats {
 // Linux cooked capture packet types (PACKET_HOST, _BROADCAST, _MULTICAST, _OTHERHOST, _OUTGOING).
 const SLL_OUTGOING = 4;
 const LINKTYPE_ETHERNET = 1;
+const NO_PAYLOAD = new Uint8Array(0);
 
 export class PacketObserver {
   readonly stats: PacketObserverStats;
@@ -68,6 +76,17 @@ export class PacketObserver {
   private readonly local: ReadonlySet<string>;
   private readonly reassembler: HttpReassembler;
   private readonly issues: ObserverIssue[] = [];
+  /** The segment given to the reassembler, refilled per packet (the reassembler does not keep it). */
+  private readonly segment: TcpSegment = {
+    sourceAddress: '',
+    sourcePort: 0,
+    destinationAddress: '',
+    destinationPort: 0,
+    sequence: 0,
+    flags: 0,
+    payload: NO_PAYLOAD,
+    wireLength: 0,
+  };
 
   private readonly interfaceMac: Uint8Array | undefined;
 
@@ -129,20 +148,18 @@ export class PacketObserver {
     let messages: HttpMessage[] | undefined;
     if (p.protocol === IPPROTO.TCP && p.payloadOffset >= 0) {
       const declared = p.ipTotalLength > 0 ? p.networkOffset + p.ipTotalLength - p.payloadOffset : 0;
-      const r = this.reassembler.push(
-        {
-          sourceAddress: p.sourceAddress,
-          sourcePort: p.sourcePort,
-          destinationAddress: p.destinationAddress,
-          destinationPort: p.destinationPort,
-          sequence: p.tcpSequence,
-          flags: p.tcpFlags,
-          payload: p.payload,
-          // A capture cut by its snap length: the rest of the payload is a gap in the stream.
-          wireLength: p.truncated ? Math.max(p.payload.length, Math.min(declared, 0xffff)) : p.payload.length,
-        },
-        timeUnixNano,
-      );
+      const seg = this.segment;
+      seg.sourceAddress = p.sourceAddress;
+      seg.sourcePort = p.sourcePort;
+      seg.destinationAddress = p.destinationAddress;
+      seg.destinationPort = p.destinationPort;
+      seg.sequence = p.tcpSequence;
+      seg.flags = p.tcpFlags;
+      seg.payload = p.payload;
+      // A capture cut by its snap length: the rest of the payload is a gap in the stream.
+      seg.wireLength = p.truncated ? Math.max(p.payload.length, Math.min(declared, 0xffff)) : p.payload.length;
+      const r = this.reassembler.push(seg, timeUnixNano);
+      seg.payload = NO_PAYLOAD; // do not pin the capture between packets
       for (const i of r.issues) this.issue('http', i.code, i.offset, i.message);
       traceparent = r.inFlight?.traceparent;
       messages = r.messages;
