@@ -31,15 +31,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
-import { captureIpv6, ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
+import { Lab } from '../../test/e2e/lab/netns.js';
+import { captureIpv6, ioamLab, ioamLabUnavailable, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_APP_PATH, type LoadSummary } from '../../test/e2e/lab/clt-app.js';
 import { CLT_PEER_PATH } from '../../test/e2e/lab/clt-peer.js';
 import { readPcap } from '../../src/capture/pcap/index.js';
 import { decodePacket } from '../../src/capture/decode/index.js';
 import { decodeIoamOptions } from '../../src/capture/ioam/decode.js';
 import { decodeTraceContextOption } from '../../src/clt/index.js';
-import { nativeAvailable } from '../../src/native/index.js';
 import { busyPercentOver, clockTicks, cpuTicks, systemTicks, warnIfBusy } from '../common/procstat.js';
 import { machineBanner, machineInfo } from '../common/machine.js';
 import { defaultResultsFile, num, parseOptions, runMain } from '../common/cli.js';
@@ -295,10 +294,7 @@ const ratio = (a: number, b: number): number => round(a / b, 3);
 
 async function main(): Promise<void> {
   const o = options();
-  const why =
-    (await namespaceSupport()) ??
-    (nativeAvailable().ok ? undefined : `native addon: ${(nativeAvailable() as { reason: string }).reason}`) ??
-    ((await missingCommands(['ip', 'tcpdump', 'ip6tables-legacy'])).join(', ') || undefined);
+  const why = await ioamLabUnavailable(['ip', 'tcpdump', 'ip6tables-legacy']);
   if (why) throw new Error(`bench/clt cannot run here: ${why}`);
   const machine = machineInfo();
   const ticksPerSecond = clockTicks();

@@ -16,21 +16,17 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
-import { ioamLab } from '../../test/e2e/lab/ioam.js';
+import { Lab } from '../../test/e2e/lab/netns.js';
+import { ioamLab, ioamLabUnavailable } from '../../test/e2e/lab/ioam.js';
 import { CLT_APP_PATH } from '../../test/e2e/lab/clt-app.js';
 import { sleep } from '../../test/e2e/lab/proc.js';
 import { startNetspanIn } from '../../test/e2e/lab/netspan.js';
-import { nativeAvailable } from '../../src/native/index.js';
 import { repoRoot, runMain } from '../common/cli.js';
 import { describeCapture, SEED_FILE, SEED_TRAFFIC } from './seed.js';
 
 async function main(): Promise<void> {
-  const native = nativeAvailable();
-  const problem = (await namespaceSupport()) ?? (native.ok ? undefined : `native addon: ${native.reason}`);
+  const problem = await ioamLabUnavailable(['ip', 'tcpdump']);
   if (problem) throw new Error(`cannot make the seed capture: ${problem}`);
-  const missing = await missingCommands(['ip', 'tcpdump']);
-  if (missing.length) throw new Error(`missing commands: ${missing.join(', ')}`);
 
   const work = mkdtempSync(join(tmpdir(), 'netspan-packets-seed-'));
   const lab = Lab.create('pktseed');

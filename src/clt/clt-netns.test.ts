@@ -19,15 +19,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IN_CI, Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
-import { captureIpv6, ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
+import { IN_CI, Lab } from '../../test/e2e/lab/netns.js';
+import { captureIpv6, ioamLab, ioamLabUnavailable, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_PEER_PATH } from '../../test/e2e/lab/clt-peer.js';
 import type { LabProcess } from '../../test/e2e/lab/proc.js';
 import { readPcap } from '../capture/pcap/index.js';
 import { PacketObserver } from '../capture/observe/index.js';
 import { decodePacket, type DecodedPacket } from '../capture/decode/index.js';
 import { decodeIoamOptions } from '../capture/ioam/decode.js';
-import { nativeAvailable } from '../native/index.js';
 import { decodeTraceContextOption, type CltResult } from './index.js';
 
 const TCP_PORT = 7101;
@@ -37,16 +36,7 @@ const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';
 const TCP_SYN = 0x02;
 
-async function whyNot(): Promise<string | undefined> {
-  const ns = await namespaceSupport();
-  if (ns) return ns;
-  const native = nativeAvailable();
-  if (!native.ok) return `native addon: ${native.reason}`;
-  const missing = await missingCommands(['ip', 'tcpdump', 'setpriv']);
-  return missing.length ? `missing commands: ${missing.join(', ')}` : undefined;
-}
-
-const reason = await whyNot();
+const reason = await ioamLabUnavailable(['ip', 'tcpdump', 'setpriv']);
 if (reason) console.log(`# CLT namespace tests skipped: ${reason}`);
 const skip = reason !== undefined && !IN_CI ? reason : false;
 

@@ -15,28 +15,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IN_CI, Lab, missingCommands, namespaceSupport } from '../../test/e2e/lab/netns.js';
-import { captureIpv6, ioamLab, type IoamLab } from '../../test/e2e/lab/ioam.js';
+import { IN_CI, Lab } from '../../test/e2e/lab/netns.js';
+import { captureIpv6, ioamLab, ioamLabUnavailable, type IoamLab } from '../../test/e2e/lab/ioam.js';
 import { CLT_PEER_PATH } from '../../test/e2e/lab/clt-peer.js';
 import { poll, type LabProcess } from '../../test/e2e/lab/proc.js';
 import { readPcap } from '../capture/pcap/index.js';
 import { decodePacket } from '../capture/decode/index.js';
 import { decodeIoamOptions, type IoamNode } from '../capture/ioam/decode.js';
-import { nativeAvailable } from './index.js';
 import { ioamEventNode, ioamEventNodes, type IoamEvent } from './ioam-events.js';
 
 const TCP_PORT = 7111;
 
-async function whyNot(): Promise<string | undefined> {
-  const ns = await namespaceSupport();
-  if (ns) return ns;
-  const native = nativeAvailable();
-  if (!native.ok) return `native addon: ${native.reason}`;
-  const missing = await missingCommands(['ip', 'tcpdump']);
-  return missing.length ? `missing commands: ${missing.join(', ')}` : undefined;
-}
-
-const reason = await whyNot();
+const reason = await ioamLabUnavailable(['ip', 'tcpdump']);
 if (reason) console.log(`# IOAM event namespace tests skipped: ${reason}`);
 const skip = reason !== undefined && !IN_CI ? reason : false;
 
