@@ -43,7 +43,7 @@ import { busyPercentOver, clockTicks, cpuTicks, systemTicks, warnIfBusy } from '
 import { machineBanner, machineInfo } from '../common/machine.js';
 import { defaultResultsFile, num, parseOptions, runMain } from '../common/cli.js';
 import { markdownTable, writeResults } from '../common/results.js';
-import { round } from '../common/util.js';
+import { median, round } from '../common/util.js';
 
 const USAGE = `usage: node dist/bench/clt/run.js [options]
   --rate N           open-loop load of the rate scenario, requests/s (default 200, the paper's)
@@ -254,12 +254,6 @@ function checkWire(r: Run): void {
   if (r.mode === 'with' && (w.segmentsWithIoam < w.segments / 2 || w.sampledWithRouterNode === 0 || w.sampledWithTraceContext === 0))
     throw new Error(`${what}: too few packets carried IOAM (${JSON.stringify(w)})`);
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** One mode's figures over its rounds: the median of each. */
 interface ModeFigures {

@@ -18,7 +18,7 @@ import { parseOptions, defaultResultsFile, repoRoot, runMain } from '../common/c
 import { machineBanner, machineInfo } from '../common/machine.js';
 import { busyPercentOver, clockTicks, warnIfBusy } from '../common/procstat.js';
 import { markdownTable, writeResults } from '../common/results.js';
-import { round } from '../common/util.js';
+import { median, round } from '../common/util.js';
 import { summarizeProfileFile, type ProfileSummary } from '../flows/profile.js';
 import { run } from '../../test/e2e/lab/proc.js';
 import { missingCommands } from '../../test/e2e/lab/netns.js';
@@ -151,12 +151,6 @@ interface Row {
   loop?: { wallSeconds: number; cpuSeconds: number; packetsPerSecond: number; cpuMicrosecondsPerPacket: number };
   otherCpuPercentMax: number;
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 function toolVersion(argv: string[]): string {
   try {
