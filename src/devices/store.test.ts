@@ -187,6 +187,20 @@ describe('device state store: status, CPU, memory, IOAM', () => {
     );
   });
 
+  test('anomalies of listed interfaces: each once, by ifIndex or name; an empty list gives the device its own', () => {
+    const { store } = makeStore({ inventory: { r1: { snmp_addresses: ['192.0.2.1'], interfaces: { '2': 'uplink' } } } });
+    const flapsOn = (t: bigint, status: number) =>
+      reading(t, {}, { interfaces: [1, 2, 3].map((ifIndex) => ({ ifIndex, operStatus: status })), sysUpTimeTicks: Number(t / S) * 100 });
+    store.addReadings([flapsOn(T0, 1), flapsOn(T0 + 10n * S, 2), flapsOn(T0 + 20n * S, 1)]);
+    // A restart: sysUpTime back.
+    store.addReadings([{ ...reading(T0 + 30n * S, {}), interfaces: [], sysUpTimeTicks: 1 }]);
+    const of = (list: (number | string)[]) =>
+      store.anomaliesIn('r1', list, T0, T0 + 30n * S).map((a) => `${a.kind}${a.ifIndex === undefined ? '' : ` ${a.ifIndex}`}`);
+    assert.deepEqual(of(['uplink', 1, 2, '2']), ['flap 1', 'flap 2', 'flap 1', 'flap 2', 'reboot']);
+    assert.deepEqual(of([]), ['reboot']);
+    assert.deepEqual(of(['eth9']), ['reboot']);
+  });
+
   test('CPU is the average and max over processors; memory the RAM used and size', () => {
     const { store } = makeStore();
     store.addReadings([

@@ -342,13 +342,28 @@ export class DeviceStateStore {
     return state;
   }
 
-  /** Anomalies of a device (or one interface) within [from, to], in time order. */
-  anomaliesIn(device: string, iface: number | string | undefined, fromUnixNano: bigint, toUnixNano: bigint): Anomaly[] {
+  /**
+   * Anomalies of a device within [from, to], in time order: of all its interfaces, of one (by
+   * ifIndex or name), or of those listed (an empty list: the device's own alone), with the
+   * device's own (restarts, IOAM queue growth) in every case.
+   */
+  anomaliesIn(
+    device: string,
+    iface: number | string | readonly (number | string)[] | undefined,
+    fromUnixNano: bigint,
+    toUnixNano: bigint,
+  ): Anomaly[] {
     if (fromUnixNano > toUnixNano) throw new DeviceQueryError(`from ${fromUnixNano} is after to ${toUnixNano}`, { device });
     this.sweepIfDue();
     const d = this.devices.get(this.resolveKey(device));
     if (!d) return [];
-    const ifaces = iface === undefined ? [...d.interfaces.values()] : [this.findInterface(d, iface)].filter((x) => x !== undefined);
+    let ifaces: InterfaceState[];
+    if (iface === undefined) ifaces = [...d.interfaces.values()];
+    else if (typeof iface === 'object') {
+      // In the device's order, each once however many of its names are listed.
+      const listed = new Set(iface.map((i) => this.findInterface(d, i)));
+      ifaces = [...d.interfaces.values()].filter((s) => listed.has(s));
+    } else ifaces = [this.findInterface(d, iface)].filter((x) => x !== undefined);
     return this.anomalies(d, ifaces, fromUnixNano, toUnixNano);
   }
 

@@ -185,12 +185,6 @@ function mayHaveBegunBefore(a: Anomaly, endUnixNano: bigint): boolean {
   return a.sinceUnixNano !== undefined ? a.sinceUnixNano < endUnixNano : a.timeUnixNano <= endUnixNano;
 }
 
-/** Whether an anomaly is about one of the hop's path interfaces (or the device as a whole). */
-function onPath(hop: DeviceHop, a: Anomaly): boolean {
-  if (a.ifIndex === undefined) return true;
-  return hop.interfaces.some((i) => (typeof i === 'number' ? i === a.ifIndex : i === a.interfaceName || i === String(a.ifIndex)));
-}
-
 /**
  * The anomalies of the hop's path interfaces (or, without one, of the device alone) that can
  * bear on the request: seen from anomaly_window before its start, begun before its end.
@@ -198,8 +192,8 @@ function onPath(hop: DeviceHop, a: Anomaly): boolean {
 function anomaliesFor(store: DeviceStateStore, hop: DeviceHop, request: RequestInterval, windowNs: bigint): Anomaly[] {
   const pathKnown = hop.state !== undefined && hop.state.interfaces.length > 0;
   return store
-    .anomaliesIn(hop.device, undefined, request.startUnixNano - windowNs, request.endUnixNano + windowNs)
-    .filter((a) => (pathKnown ? onPath(hop, a) : a.ifIndex === undefined) && mayHaveBegunBefore(a, request.endUnixNano));
+    .anomaliesIn(hop.device, pathKnown ? hop.interfaces : [], request.startUnixNano - windowNs, request.endUnixNano + windowNs)
+    .filter((a) => mayHaveBegunBefore(a, request.endUnixNano));
 }
 
 function addStateAttributes(hop: DeviceHop, state: DeviceStateAt, config: VerdictConfig): void {
