@@ -286,10 +286,7 @@ export function parseHttpHead(b: Uint8Array, maxHeadBytes = DEFAULT_MAX_HEAD_BYT
 /** Whether `value` is 1 to 15 decimal digits (below 2^53, so Number() is exact). */
 function isContentLength(value: string): boolean {
   if (value.length === 0 || value.length > 15) return false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < ZERO || c > ZERO + 9) return false;
-  }
+  for (let i = 0; i < value.length; i++) if (!isDigit(value.charCodeAt(i))) return false;
   return true;
 }
 
