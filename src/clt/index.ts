@@ -193,7 +193,7 @@ export function enable(socket: Socket, traceId: string, spanId: string, options:
     return apply(socket, reused);
   }
 
-  sockets.get(socket)?.detach();
+  previous?.detach();
   const state: SocketState = { template, options: hbh, traceId, spanId, warn, appliedFd: -1, detach: () => undefined };
   sockets.set(socket, state);
   const connected = !socket.connecting && socket.remoteAddress !== undefined;
