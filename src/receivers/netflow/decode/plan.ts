@@ -1320,7 +1320,6 @@ function compileRowLoop(plan: TemplatePlan): RowLoop | null {
     }
     return count;
   };`;
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from validated numbers only (see above)
   const loop = new Function('applyRole', 'emitRow', source)(applyRole, emitRow) as RowLoop;
   if (compiledShapes.size >= MAX_COMPILED_SHAPES) compiledShapes.clear();
   compiledShapes.set(key, loop);
