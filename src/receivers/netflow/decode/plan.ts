@@ -1221,6 +1221,19 @@ const ADDRESS_ROLES: ReadonlyMap<number, [keyof Scratch, 4 | 16]> = new Map<numb
   [R.BGP_NEXT_HOP_V6, ['bgpNextHopV6', 16]],
 ]);
 
+/** Absolute times in seconds or milliseconds (zero: not set): the setter, the factor to milliseconds, the resolution. */
+const TIME_ROLES: ReadonlyMap<number, ['setStart' | 'setEnd' | 'setObservation', number, number]> = new Map<
+  number,
+  ['setStart' | 'setEnd' | 'setObservation', number, number]
+>([
+  [R.START_SECONDS, ['setStart', 1000, RESOLUTION.seconds]],
+  [R.END_SECONDS, ['setEnd', 1000, RESOLUTION.seconds]],
+  [R.START_MILLISECONDS, ['setStart', 1, RESOLUTION.milliseconds]],
+  [R.END_MILLISECONDS, ['setEnd', 1, RESOLUTION.milliseconds]],
+  [R.OBSERVATION_SECONDS, ['setObservation', 1000, RESOLUTION.seconds]],
+  [R.OBSERVATION_MILLISECONDS, ['setObservation', 1, RESOLUTION.milliseconds]],
+]);
+
 /** Counters: the value and rank properties and the first role of their preference order (see takeCounter). */
 const COUNTER_ROLES: readonly [number, number, keyof Scratch, keyof Scratch][] = [
   [R.BYTES, 5, 'bytes', 'bytesRank'],
@@ -1273,12 +1286,18 @@ function roleStatement(role: number, off: number, len: number): string {
   }
   const plain = PLAIN_ROLES.get(role);
   const flags = FLAG_ROLES.get(role);
+  const time = TIME_ROLES.get(role);
   const counter = COUNTER_ROLES.find(([first, n]) => role >= first && role < first + n);
-  if (plain === undefined && flags === undefined && counter === undefined) return `applyRole(${role}, view, pos + ${off}, ${len}, s);`;
+  if (plain === undefined && flags === undefined && time === undefined && counter === undefined)
+    return `applyRole(${role}, view, pos + ${off}, ${len}, s);`;
   const value = unsignedExpression(off, len);
   if (value === undefined) return '';
   if (plain !== undefined) return `s.${plain} = ${value};`;
   if (flags !== undefined) return `s.${flags} = ${value} & 0x0fff;`;
+  if (time !== undefined) {
+    const [setter, toMs, resolution] = time;
+    return `v = ${value}; if (v > 0) s.${setter}(${toMs === 1 ? 'v' : `v * ${toMs}`}, 0, ${resolution});`;
+  }
   const [first, , prop, rankProp] = counter!;
   const rank = role - first;
   return `v = ${value}; if (s.${rankProp} < 0 || (v > 0 && (s.${prop} === 0 || ${rank} < s.${rankProp}))) { s.${prop} = v; s.${rankProp} = ${rank}; }`;
