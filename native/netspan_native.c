@@ -11,11 +11,12 @@
  * udpOpen / udpSteerBySource / udpReceive / udpReceiveClose / udpClose: UDP sockets sharing a
  *   port (SO_REUSEPORT, steered by source address), read with recvmmsg many datagrams per call
  *   into caller-provided buffers, watched by a uv_poll_t on the calling thread's loop (a worker's).
+ * udpConnect / udpSendBatch: sendmmsg many datagrams per call (bench/flows' replay generator).
  *
  * Errors are Error objects with `code` (the errno name, as Node's own), `errno` (negative, as
  * Node's) and `syscall`.
  */
-#define _GNU_SOURCE /* recvmmsg */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -924,6 +925,90 @@ static napi_value udp_receive_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * udpConnect(fd, host, port): connect(2), so that udpSendBatch needs no address per datagram.
+ */
+static napi_value udp_connect(napi_env env, napi_callback_info info) {
+  static const char usage[] = "udpConnect(fd: number, host: string, port: number)";
+  napi_value argv[8];
+  int32_t fd = -1, port = -1;
+  if (!int_args(env, info, 1, &fd, argv, usage)) return NULL;
+  char host[INET6_ADDRSTRLEN + 1];
+  size_t host_len = 0;
+  struct sockaddr_storage ss;
+  socklen_t ss_len;
+  if (napi_get_value_string_utf8(env, argv[1], host, sizeof host, &host_len) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &port) != napi_ok || port < 1 || port > 65535 || !parse_address(host, port, &ss, &ss_len)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", usage);
+    return NULL;
+  }
+  if (connect(fd, (struct sockaddr *)&ss, ss_len) != 0) throw_errno(env, errno, "connect", host);
+  return NULL;
+}
+
+/* Datagrams per sendmmsg call. */
+#define UDP_SEND_CHUNK 64
+
+/*
+ * udpSendBatch(fd, data, offsets, first, count) -> sent: sends datagrams first .. first+count-1 on
+ * a connected socket with sendmmsg, datagram i being data[offsets[i] .. offsets[i + 1]). Returns
+ * how many went, fewer than count when the socket's send buffer is full (EAGAIN, ENOBUFS); other
+ * errors (ECONNREFUSED after an ICMP error) are thrown, with none of the datagrams of that call sent.
+ */
+static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
+  static const char usage[] = "udpSendBatch(fd: number, data: Uint8Array, offsets: Uint32Array, first: number, count: number)";
+  napi_value argv[8];
+  int32_t fd = -1, first = -1, count = -1;
+  if (!int_args(env, info, 1, &fd, argv, usage)) return NULL;
+  size_t data_len = 0, offsets_len = 0;
+  uint8_t *data = bytes_arg(env, argv[1], &data_len, usage);
+  if (!data) return NULL;
+  bool is_typed = false;
+  napi_typedarray_type tt = napi_int8_array;
+  void *raw = NULL;
+  if (napi_is_typedarray(env, argv[2], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[2], &tt, &offsets_len, &raw, NULL, NULL) != napi_ok || tt != napi_uint32_array ||
+      napi_get_value_int32(env, argv[3], &first) != napi_ok || napi_get_value_int32(env, argv[4], &count) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return NULL;
+  }
+  const uint32_t *offsets = (const uint32_t *)raw;
+  if (first < 0 || count < 0 || (size_t)first + (size_t)count + 1 > offsets_len) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "udpSendBatch: offsets must hold first + count + 1 entries");
+    return NULL;
+  }
+  for (int32_t i = first; i < first + count; i++)
+    if (offsets[i] > offsets[i + 1] || offsets[i + 1] > data_len) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "udpSendBatch: offsets must ascend within data");
+      return NULL;
+    }
+  struct mmsghdr msgs[UDP_SEND_CHUNK];
+  struct iovec iov[UDP_SEND_CHUNK];
+  int32_t sent = 0;
+  while (sent < count) {
+    int n = count - sent < UDP_SEND_CHUNK ? count - sent : UDP_SEND_CHUNK;
+    memset(msgs, 0, sizeof msgs[0] * (size_t)n);
+    for (int k = 0; k < n; k++) {
+      int32_t i = first + sent + k;
+      iov[k].iov_base = data + offsets[i];
+      iov[k].iov_len = offsets[i + 1] - offsets[i];
+      msgs[k].msg_hdr.msg_iov = &iov[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    int r = sendmmsg(fd, msgs, (unsigned)n, 0);
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
+      throw_errno(env, errno, "sendmmsg", "UDP");
+      return NULL;
+    }
+    sent += r;
+    if (r < n) break;
+  }
+  napi_value out;
+  CHECK(env, napi_create_int32(env, sent, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"setHopByHopOptions", NULL, set_hop_by_hop_options, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -935,6 +1020,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"udpClose", NULL, udp_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpReceive", NULL, udp_receive, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpReceiveClose", NULL, udp_receive_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpConnect", NULL, udp_connect, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpSendBatch", NULL, udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

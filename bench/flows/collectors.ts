@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { NetspanProcess } from '../../test/e2e/netspan-process.js';
 import { cpuTicks, memoryStatus, systemTicks } from '../common/procstat.js';
 import type { FlowCapture } from './captures.js';
-import { passesFor, replay, type ReplayResult } from './replay.js';
+import { passesFor, replay, type ReplayResult, type ReplaySender } from './replay.js';
 import { udpReceiveBuffer, udpSocketStat } from './udpstat.js';
 import { sleep } from '../common/util.js';
 
@@ -76,6 +76,8 @@ export interface CollectorOptions {
   workers: number | undefined;
   /** netspan's UDP receive: in its workers through the native addon, or node:dgram on its main thread. */
   udpReceive: 'native' | 'dgram';
+  /** How the replay generator sends. */
+  sender: ReplaySender;
   warmupSeconds: number;
   warmupRate: number;
   ticksPerSecond: number;
@@ -206,7 +208,7 @@ export class NetspanCollector implements Collector {
       // JIT warm-up: a replay at a low rate, not counted
       const passes = passesFor(this.capture, this.opts.warmupRate, this.opts.warmupSeconds);
       const before = await scrapeNetspan(proc.telemetry);
-      await replay(this.capture, '127.0.0.1', this.port, this.opts.warmupRate, passes);
+      await replay(this.capture, '127.0.0.1', this.port, this.opts.warmupRate, passes, this.opts.sender);
       const want = before.decoded + passes * this.capture.payloads.length;
       const deadline = performance.now() + 20_000;
       while ((await scrapeNetspan(proc.telemetry)).decoded < want && performance.now() < deadline) await sleep(100);
@@ -222,7 +224,7 @@ export class NetspanCollector implements Collector {
     const k0 = udpSocketStat(this.port)?.drops ?? 0;
     const ticks0 = cpuTicks(pid);
     const sys0 = systemTicks().busy;
-    const r = await replay(this.capture, '127.0.0.1', this.port, rate, passes);
+    const r = await replay(this.capture, '127.0.0.1', this.port, rate, passes, this.opts.sender);
     const ticksReplay = cpuTicks(pid);
     const sys1 = systemTicks().busy;
     const t = performance.now();
@@ -358,7 +360,7 @@ export class NfcapdCollector implements Collector {
       const receiveBuffer = udpReceiveBuffer(port);
       const ticks0 = cpuTicks(pid);
       const sys0 = systemTicks().busy;
-      const r = await replay(this.capture, '127.0.0.1', port, rate, passes);
+      const r = await replay(this.capture, '127.0.0.1', port, rate, passes, this.opts.sender);
       const ticksReplay = cpuTicks(pid);
       const sys1 = systemTicks().busy;
       const drainMs = await drainSocket(port, 300, 30_000);

@@ -6,9 +6,17 @@
  * granularity), and every datagram due by then goes in a burst, so the average rate is exact and
  * bursts are at most a few ms of traffic. It records how late it fell behind the schedule and its
  * own CPU time (process.cpuUsage), to show it was not the bottleneck.
+ *
+ * The datagrams due in one tick leave with sendmmsg (the native addon's udpSendBatch, up to 64 per
+ * system call) when the addon has it: node:dgram's one send per datagram, with its callback, caps
+ * one core at about 3.2 M records/s of these captures. `sender: 'dgram'` is that path, and the
+ * fallback without the addon.
  */
 import { createSocket } from 'node:dgram';
+import { loadNative, nativeAvailable } from '../../src/native/index.js';
 import type { FlowCapture } from './captures.js';
+
+export type ReplaySender = 'native' | 'dgram';
 
 export interface ReplayResult {
   targetRecordsPerSecond: number;
@@ -30,6 +38,8 @@ export interface ReplayResult {
   cpuSeconds: number;
   cpuPercent: number;
   sendErrors: number;
+  /** How the datagrams were sent. */
+  sender: ReplaySender;
 }
 
 /** Passes of the capture for about `seconds` at `rate` records/s (at least one). */
@@ -37,7 +47,21 @@ export function passesFor(capture: FlowCapture, rate: number, seconds: number): 
   return Math.max(1, Math.round((rate * seconds) / capture.records));
 }
 
-export async function replay(capture: FlowCapture, host: string, port: number, rate: number, passes: number): Promise<ReplayResult> {
+/** The sender replay uses by default: sendmmsg through the addon when it is built with it. */
+export function defaultSender(): ReplaySender {
+  return nativeAvailable().ok && typeof loadNative().udpSendBatch === 'function' ? 'native' : 'dgram';
+}
+
+/** Sends datagrams [from, to) of the endless sequence of passes; returns how many went (the rest is due again). */
+interface Transport {
+  send(from: number, to: number): number;
+  /** Resolves when every send has completed. */
+  drained(): Promise<void>;
+  close(): void;
+  errors(): number;
+}
+
+async function dgramTransport(capture: FlowCapture, host: string, port: number): Promise<Transport> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
@@ -47,62 +71,116 @@ export async function replay(capture: FlowCapture, host: string, port: number, r
     });
   });
   socket.on('error', () => undefined); // e.g. ECONNREFUSED after an ICMP error: counted by the send callbacks
+  const { payloads } = capture;
+  let pending = 0;
+  let errors = 0;
+  let wake: (() => void) | undefined;
+  const onSent = (err: Error | null): void => {
+    if (err) errors++;
+    if (--pending === 0) wake?.();
+  };
+  return {
+    send(from, to) {
+      for (let k = from; k < to; k++) {
+        pending++;
+        socket.send(payloads[k % payloads.length]!, onSent);
+      }
+      return to - from;
+    },
+    drained: () => (pending === 0 ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve))),
+    close: () => socket.close(),
+    errors: () => errors,
+  };
+}
+
+function nativeTransport(capture: FlowCapture, host: string, port: number): Transport {
+  const binding = loadNative();
+  const { payloads } = capture;
+  const offsets = new Uint32Array(payloads.length + 1);
+  for (let i = 0; i < payloads.length; i++) offsets[i + 1] = offsets[i]! + payloads[i]!.length;
+  const data = new Uint8Array(offsets[payloads.length]!);
+  payloads.forEach((p, i) => data.set(p, offsets[i]!));
+  const { fd } = binding.udpOpen('0.0.0.0', 0, 0);
+  binding.udpConnect(fd, host, port);
+  let errors = 0;
+  const perPass = payloads.length;
+  return {
+    send(from, to) {
+      let k = from;
+      while (k < to) {
+        const i = k % perPass;
+        const count = Math.min(to - k, perPass - i);
+        let sent: number;
+        try {
+          sent = binding.udpSendBatch(fd, data, offsets, i, count);
+        } catch {
+          errors++; // as node:dgram counts a refused send: that datagram is given up
+          sent = 1;
+        }
+        k += sent;
+        if (sent < count) break;
+      }
+      return k - from;
+    },
+    drained: () => Promise.resolve(),
+    close: () => binding.udpClose(fd),
+    errors: () => errors,
+  };
+}
+
+export async function replay(
+  capture: FlowCapture,
+  host: string,
+  port: number,
+  rate: number,
+  passes: number,
+  sender: ReplaySender = defaultSender(),
+): Promise<ReplayResult> {
+  const transport = sender === 'native' ? nativeTransport(capture, host, port) : await dgramTransport(capture, host, port);
   const { payloads, recordsPerPayload } = capture;
   const perPass = payloads.length;
   const total = passes * perPass;
+  // records before datagram k: whole passes plus this pass's prefix
+  const prefix = [0];
+  for (const n of recordsPerPayload) prefix.push(prefix[prefix.length - 1]! + n);
+  const recordsPerPass = prefix[perPass]!;
+  const recordsBefore = (k: number): number => Math.floor(k / perPass) * recordsPerPass + prefix[k % perPass]!;
   let k = 0;
-  let recordsBefore = 0; // records of datagrams 0..k-1
-  let pending = 0;
-  let sendErrors = 0;
-  let bytes = 0;
   let maxLagMs = 0;
   let maxBurst = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now() + 5;
   const msPerRecord = 1000 / rate;
+  const dueAt = (k: number): number => t0 + recordsBefore(k) * msPerRecord;
 
   await new Promise<void>((resolve) => {
-    let sendingDone = false;
-    const onSent = (err: Error | null): void => {
-      if (err) sendErrors++;
-      if (--pending === 0 && sendingDone) resolve();
-    };
     const tick = (): void => {
       const now = performance.now();
-      let burst = 0;
-      while (k < total) {
-        const due = t0 + recordsBefore * msPerRecord;
-        if (due > now) break;
-        if (now - due > maxLagMs) maxLagMs = now - due;
-        const i = k % perPass;
-        const p = payloads[i]!;
-        pending++;
-        socket.send(p, onSent);
-        bytes += p.length;
-        recordsBefore += recordsPerPayload[i]!;
-        k++;
-        burst++;
+      let due = k;
+      while (due < total && dueAt(due) <= now) due++;
+      if (due > k) {
+        maxLagMs = Math.max(maxLagMs, now - dueAt(k));
+        maxBurst = Math.max(maxBurst, due - k);
+        k += transport.send(k, due);
       }
-      if (burst > maxBurst) maxBurst = burst;
-      if (k < total) setTimeout(tick, Math.max(0, t0 + recordsBefore * msPerRecord - performance.now()));
-      else {
-        sendingDone = true;
-        if (pending === 0) resolve();
-      }
+      if (k < total) setTimeout(tick, Math.max(0, dueAt(k) - performance.now()));
+      else resolve();
     };
     setTimeout(tick, 5);
   });
+  await transport.drained();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  socket.close();
+  transport.close();
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  const achieved = recordsBefore / seconds;
+  const records = recordsBefore(total);
+  const achieved = records / seconds;
   return {
     targetRecordsPerSecond: rate,
     passes,
     datagrams: total,
-    records: recordsBefore,
-    bytes,
+    records,
+    bytes: passes * payloads.reduce((sum, p) => sum + p.length, 0),
     seconds,
     achievedRecordsPerSecond: achieved,
     datagramsPerSecond: total / seconds,
@@ -111,6 +189,7 @@ export async function replay(capture: FlowCapture, host: string, port: number, r
     maxBurst,
     cpuSeconds,
     cpuPercent: (cpuSeconds / seconds) * 100,
-    sendErrors,
+    sendErrors: transport.errors(),
+    sender,
   };
 }

@@ -38,6 +38,7 @@ import { decodeThroughput, type DecodeResult } from './decode-bench.js';
 import { profileInProcess, summarizeProfile, summarizeProfileFile, type ProfileSummary } from './profile.js';
 import { stageCosts, type StageResult } from './stages.js';
 import { raiseRmemMax, rmemMax, setRmemMax } from './udpstat.js';
+import { defaultSender, type ReplaySender } from './replay.js';
 
 /** Published figures netspan is compared with (other machines: indicative only). */
 export const ANCHORS = {
@@ -69,6 +70,7 @@ const USAGE = `usage: node dist/bench/flows/run.js [options]
   --warmup-seconds N    netspan JIT warm-up replay before a ladder, s (default 2, at 50,000 records/s)
   --socket-buffer N     SO_RCVBUF for both collectors, bytes (default 16777216, netspan's default)
   --workers N           netspan's netflow receiver workers (default: netspan's default)
+  --sender MODE         the replay generator's sends: native (sendmmsg through the addon, the default when it is built) or dgram (node:dgram, one send per datagram)
   --udp-receive MODE    netspan's UDP receive: native (recvmmsg in the workers, the default when the addon is built) or dgram (node:dgram on the main thread)
   --no-raise-rmem       do not raise net.core.rmem_max (as root it is raised to --socket-buffer and restored)
   --profile DIR         also write CPU profiles (decode in-process; netspan run with --cpu-prof) and summarize them
@@ -100,6 +102,7 @@ interface Options {
   socketBuffer: number;
   workers: number | undefined;
   udpReceive: 'native' | 'dgram';
+  sender: ReplaySender;
   raiseRmem: boolean;
   profile: string | undefined;
   profileRate: number | undefined;
@@ -124,6 +127,7 @@ function options(root: string): Options {
     'socket-buffer': { type: 'string', default: String(16 * 1024 * 1024) },
     workers: { type: 'string' },
     'udp-receive': { type: 'string', default: 'native' },
+    sender: { type: 'string' },
     'no-raise-rmem': { type: 'boolean', default: false },
     profile: { type: 'string' },
     'profile-rate': { type: 'string' },
@@ -153,6 +157,8 @@ function options(root: string): Options {
     socketBuffer: num('socket-buffer', values['socket-buffer'], 65_536, 1 << 30),
     workers: values.workers === undefined ? undefined : num('workers', values.workers, 1, 64),
     udpReceive: list('udp-receive', values['udp-receive'], ['native', 'dgram'] as const)[0] ?? 'native',
+    sender:
+      values.sender === undefined ? defaultSender() : (list('sender', values.sender, ['native', 'dgram'] as const)[0] ?? defaultSender()),
     raiseRmem: !values['no-raise-rmem'],
     profile: values.profile,
     profileRate: values['profile-rate'] === undefined ? undefined : num('profile-rate', values['profile-rate'], 1_000, 20_000_000),
@@ -453,6 +459,7 @@ async function main(): Promise<void> {
     socketBufferBytes: opts.socketBuffer,
     workers: opts.workers,
     udpReceive: opts.udpReceive,
+    sender: opts.sender,
     warmupSeconds: opts.warmupSeconds,
     warmupRate: 50_000,
     ticksPerSecond,
@@ -578,6 +585,7 @@ async function main(): Promise<void> {
       socketBufferBytes: opts.socketBuffer,
       netspanWorkers: opts.workers ?? 'default',
       netspanUdpReceive: opts.udpReceive,
+      generatorSender: opts.sender,
       rmemMax: rmem,
       nfcapd,
     },

@@ -43,6 +43,10 @@ export interface NativeBinding {
     callback: (err: Error | null, count: number) => void,
   ): NativeUdpReceiveHandle;
   udpReceiveClose(handle: NativeUdpReceiveHandle): void;
+  /** connect(2) on a UDP fd. */
+  udpConnect(fd: number, host: string, port: number): void;
+  /** sendmmsg of datagrams first..first+count-1 (datagram i: data[offsets[i], offsets[i+1])); returns how many went. */
+  udpSendBatch(fd: number, data: Uint8Array, offsets: Uint32Array, first: number, count: number): number;
 }
 
 /** Opaque handle of a UDP batch receiver. */

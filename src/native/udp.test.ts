@@ -1,12 +1,13 @@
 /**
  * The addon's UDP batch receive against real kernel sockets: datagram boundaries and bytes,
  * source addresses (IPv4, IPv6), truncation past the slot size, many datagrams per round,
- * SO_REUSEPORT steering by source address, and shutdown.
+ * SO_REUSEPORT steering by source address, and shutdown; and batch send (sendmmsg).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { loadNative } from './index.js';
 import { closeUdpSockets, DatagramBuffers, openUdpGroup, UdpBatchReader, udpReceiveAvailable, type SharedUdpSocket } from './udp.js';
 
 const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
@@ -202,4 +203,32 @@ test('shutdown: a closed reader gets nothing more, the fd keeps the datagrams; c
   plain.bind(socket!.port, '127.0.0.1');
   await once(plain, 'listening');
   plain.close();
+});
+
+test('udpSendBatch: datagrams of one buffer sent with sendmmsg arrive whole, in order, only the range asked', { skip }, async () => {
+  const binding = loadNative();
+  const received = createSocket('udp4');
+  received.bind(0, '127.0.0.1');
+  await once(received, 'listening');
+  const got: Buffer[] = [];
+  received.on('message', (m) => got.push(m));
+  const sizes = [1, 300, 1472, 2, 700];
+  const datagrams = Array.from({ length: 100 }, (_, i) => pattern(sizes[i % sizes.length]!, i));
+  const offsets = new Uint32Array(datagrams.length + 1);
+  datagrams.forEach((d, i) => (offsets[i + 1] = offsets[i]! + d.length));
+  const data = new Uint8Array(offsets[datagrams.length]!);
+  datagrams.forEach((d, i) => data.set(d, offsets[i]!));
+  const { fd } = binding.udpOpen('127.0.0.1', 0, 0);
+  try {
+    binding.udpConnect(fd, '127.0.0.1', received.address().port);
+    // 80 datagrams from the 10th on: more than one sendmmsg call's worth (64), less than the receive buffer holds
+    let sent = 0;
+    while (sent < 80) sent += binding.udpSendBatch(fd, data, offsets, 10 + sent, 80 - sent);
+    await until(() => got.length === 80, 'all datagrams');
+    got.forEach((g, i) => assert.deepEqual(new Uint8Array(g), datagrams[10 + i]));
+    assert.throws(() => binding.udpSendBatch(fd, data, offsets, 50, 51), { code: 'ERR_OUT_OF_RANGE' });
+  } finally {
+    binding.udpClose(fd);
+    received.close();
+  }
 });

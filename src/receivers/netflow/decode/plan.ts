@@ -217,6 +217,8 @@ export interface TemplatePlan {
   readonly wire: Uint8Array;
   /** Fixed-length templates: the fields with a role at their offsets, all a flow needs without `fields`. */
   readonly roleFields: readonly RoleField[];
+  /** The compiled rows loop (compileRowLoop), made on first use; null: this template keeps the loop. */
+  rowLoop?: RowLoop | null;
 }
 
 export interface RoleField {
@@ -943,6 +945,11 @@ export function decodeDataSet(
   let count = 0;
   if (plan.fixedLength > 0 && !plan.options && !p.keepAllFields) {
     // the common case: fixed offsets, one bounds check per record, only the fields a FlowRecord uses
+    if (p.rows && compiledLoopsOn) {
+      let loop = plan.rowLoop;
+      if (loop === undefined) loop = plan.rowLoop = compileRowLoop(plan);
+      if (loop !== null) return { records: loop(plan, view, body, p, p.rows, s) };
+    }
     const roleFields = plan.roleFields;
     const m = roleFields.length;
     const recordLength = plan.fixedLength;
@@ -1155,6 +1162,187 @@ function emitRow(plan: TemplatePlan, s: Scratch, p: PacketContext, body: Uint8Ar
   d.outputInterface = inIf;
   d.biflow = 2;
   w.put(d, ipv4ToString);
+}
+
+/*
+ * Compiled record loops (the rows path of fixed-length flow templates): a template's role fields become
+ * straight-line code, one statement per field at its fixed offset, instead of a switch per field. The
+ * code is generated from numbers only (roles from the registry's table, offsets and lengths checked to
+ * be small integers) and from this file's own property names, never from text of the datagram, and it
+ * does what applyRole does field by field, in the template's order (rows-path.test.ts compares the two).
+ */
+
+/** Roles whose value is the field's unsigned value, kept as is. */
+const PLAIN_ROLES: ReadonlyMap<number, keyof Scratch> = new Map<number, keyof Scratch>([
+  [R.SRC_PORT, 'srcPort'],
+  [R.DST_PORT, 'dstPort'],
+  [R.SRC_PORT_L4, 'srcPortL4'],
+  [R.DST_PORT_L4, 'dstPortL4'],
+  [R.PROTOCOL, 'protocol'],
+  [R.IP_VERSION, 'ipVersion'],
+  [R.IN_IF, 'inIf'],
+  [R.IN_IF_PHYSICAL, 'inIfPhysical'],
+  [R.OUT_IF, 'outIf'],
+  [R.OUT_IF_PHYSICAL, 'outIfPhysical'],
+  [R.DIRECTION, 'direction'],
+  [R.SAMPLING_INTERVAL, 'samplingInterval'],
+  [R.SAMPLER_RANDOM_INTERVAL, 'samplerRandomInterval'],
+  [R.SAMPLING_PACKET_INTERVAL, 'samplingPacketInterval'],
+  [R.SAMPLING_PACKET_SPACE, 'samplingPacketSpace'],
+  [R.SAMPLING_SIZE, 'samplingSize'],
+  [R.SAMPLING_POPULATION, 'samplingPopulation'],
+  [R.SAMPLER_ID, 'samplerId'],
+  [R.START_DELTA_MICROSECONDS, 'startDeltaUs'],
+  [R.END_DELTA_MICROSECONDS, 'endDeltaUs'],
+  [R.START_UPTIME, 'startUptime'],
+  [R.END_UPTIME, 'endUptime'],
+  [R.DURATION_MILLISECONDS, 'durationMs'],
+  [R.DURATION_MICROSECONDS, 'durationUs'],
+  [R.REV_START_UPTIME, 'revStartUptime'],
+  [R.REV_END_UPTIME, 'revEndUptime'],
+  [R.REV_FLOW_DELTA_MILLISECONDS, 'revFlowDeltaMs'],
+]);
+
+/** TCP flags: the low 12 bits (RFC 7125). */
+const FLAG_ROLES: ReadonlyMap<number, keyof Scratch> = new Map<number, keyof Scratch>([
+  [R.TCP_FLAGS, 'tcpFlags'],
+  [R.REV_TCP_FLAGS, 'revTcpFlags'],
+]);
+
+/** Addresses and next hops: an IPv4 value when 4 bytes long, an IPv6 one's offset when 16. */
+const ADDRESS_ROLES: ReadonlyMap<number, [keyof Scratch, 4 | 16]> = new Map<number, [keyof Scratch, 4 | 16]>([
+  [R.SRC_V4, ['srcV4', 4]],
+  [R.DST_V4, ['dstV4', 4]],
+  [R.NEXT_HOP_V4, ['nextHopV4', 4]],
+  [R.BGP_NEXT_HOP_V4, ['bgpNextHopV4', 4]],
+  [R.SRC_V6, ['srcV6', 16]],
+  [R.DST_V6, ['dstV6', 16]],
+  [R.NEXT_HOP_V6, ['nextHopV6', 16]],
+  [R.BGP_NEXT_HOP_V6, ['bgpNextHopV6', 16]],
+]);
+
+/** Absolute times in seconds or milliseconds (zero: not set): the setter, the factor to milliseconds, the resolution. */
+const TIME_ROLES: ReadonlyMap<number, ['setStart' | 'setEnd' | 'setObservation', number, number]> = new Map<
+  number,
+  ['setStart' | 'setEnd' | 'setObservation', number, number]
+>([
+  [R.START_SECONDS, ['setStart', 1000, RESOLUTION.seconds]],
+  [R.END_SECONDS, ['setEnd', 1000, RESOLUTION.seconds]],
+  [R.START_MILLISECONDS, ['setStart', 1, RESOLUTION.milliseconds]],
+  [R.END_MILLISECONDS, ['setEnd', 1, RESOLUTION.milliseconds]],
+  [R.OBSERVATION_SECONDS, ['setObservation', 1000, RESOLUTION.seconds]],
+  [R.OBSERVATION_MILLISECONDS, ['setObservation', 1, RESOLUTION.milliseconds]],
+]);
+
+/** Counters: the value and rank properties and the first role of their preference order (see takeCounter). */
+const COUNTER_ROLES: readonly [number, number, keyof Scratch, keyof Scratch][] = [
+  [R.BYTES, 5, 'bytes', 'bytesRank'],
+  [R.PACKETS, 5, 'packets', 'packetsRank'],
+  [R.REV_BYTES, 2, 'revBytes', 'revBytesRank'],
+  [R.REV_PACKETS, 2, 'revPackets', 'revPacketsRank'],
+];
+
+/** The largest template compiled (role fields); bigger ones keep the loop. */
+const MAX_COMPILED_FIELDS = 128;
+/** Compiled loops kept by template shape; the cache starts afresh when full (an exporter churning templates). */
+const MAX_COMPILED_SHAPES = 256;
+
+type RowLoop = (plan: TemplatePlan, view: DataView, body: Uint8Array, p: PacketContext, w: RowWriter, s: Scratch) => number;
+
+const isSmallInt = (x: number, max: number): boolean => Number.isInteger(x) && x >= 0 && x <= max;
+
+/** readUnsigned at a fixed length, as an expression; undefined where readUnsigned gives -1 (no value). */
+function unsignedExpression(off: number, len: number): string | undefined {
+  const at = (k: number) => `pos + ${off + k}`;
+  switch (len) {
+    case 1:
+      return `view.getUint8(${at(0)})`;
+    case 2:
+      return `view.getUint16(${at(0)})`;
+    case 4:
+      return `view.getUint32(${at(0)})`;
+    case 8:
+      return `(view.getUint32(${at(0)}) * 4294967296 + view.getUint32(${at(4)}))`;
+    case 3:
+    case 5:
+    case 6:
+    case 7: {
+      let e = '0';
+      for (let k = 0; k < len; k++) e = `(${e} * 256 + view.getUint8(${at(k)}))`;
+      return e;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** applyRole(role, view, pos + off, len, s) as a statement for this role and length. */
+function roleStatement(role: number, off: number, len: number): string {
+  const address = ADDRESS_ROLES.get(role);
+  if (address) {
+    const [prop, size] = address;
+    if (len !== size) return '';
+    return size === 4 ? `s.${prop} = view.getUint32(pos + ${off});` : `s.${prop} = pos + ${off};`;
+  }
+  const plain = PLAIN_ROLES.get(role);
+  const flags = FLAG_ROLES.get(role);
+  const time = TIME_ROLES.get(role);
+  const counter = COUNTER_ROLES.find(([first, n]) => role >= first && role < first + n);
+  if (plain === undefined && flags === undefined && time === undefined && counter === undefined)
+    return `applyRole(${role}, view, pos + ${off}, ${len}, s);`;
+  const value = unsignedExpression(off, len);
+  if (value === undefined) return '';
+  if (plain !== undefined) return `s.${plain} = ${value};`;
+  if (flags !== undefined) return `s.${flags} = ${value} & 0x0fff;`;
+  if (time !== undefined) {
+    const [setter, toMs, resolution] = time;
+    return `v = ${value}; if (v > 0) s.${setter}(${toMs === 1 ? 'v' : `v * ${toMs}`}, 0, ${resolution});`;
+  }
+  const [first, , prop, rankProp] = counter!;
+  const rank = role - first;
+  return `v = ${value}; if (s.${rankProp} < 0 || (v > 0 && (s.${prop} === 0 || ${rank} < s.${rankProp}))) { s.${prop} = v; s.${rankProp} = ${rank}; }`;
+}
+
+const compiledShapes = new Map<string, RowLoop>();
+let compiledLoopsOn = true;
+
+/** Turns the compiled loops off (true: on again), so that tests and the bench can compare with the loop. */
+export function useCompiledRowLoops(on: boolean): void {
+  compiledLoopsOn = on;
+}
+
+/** The compiled rows loop of a fixed-length flow template, or null when it keeps the general one. */
+function compileRowLoop(plan: TemplatePlan): RowLoop | null {
+  const length = plan.fixedLength;
+  const fields = plan.roleFields;
+  if (plan.options || !isSmallInt(length, 65535) || length === 0 || fields.length > MAX_COMPILED_FIELDS) return null;
+  const shape = [length, plan.biflow ? 1 : 0];
+  for (const f of fields) {
+    if (!isSmallInt(f.role, R.REV_FLOW_DELTA_MILLISECONDS) || !isSmallInt(f.offset, 65535) || !isSmallInt(f.length, 65535)) return null;
+    shape.push(f.role, f.offset, f.length);
+  }
+  const key = shape.join(',');
+  const known = compiledShapes.get(key);
+  if (known) return known;
+  const statements = fields.map((f) => roleStatement(f.role, f.offset, f.length)).join('\n      ');
+  const source = `"use strict";
+  return function compiledRowLoop(plan, view, body, p, w, s) {
+    const end = body.length;
+    let count = 0;
+    let v = 0;
+    for (let pos = 0; end - pos >= ${length}; pos += ${length}) {
+      s.reset();
+      ${plan.biflow ? 's.resetReverse();' : ''}
+      ${statements}
+      emitRow(plan, s, p, body, w);
+      count++;
+    }
+    return count;
+  };`;
+  const loop = new Function('applyRole', 'emitRow', source)(applyRole, emitRow) as RowLoop;
+  if (compiledShapes.size >= MAX_COMPILED_SHAPES) compiledShapes.clear();
+  compiledShapes.set(key, loop);
+  return loop;
 }
 
 function truncated(records: number, offset: number, plan: TemplatePlan, message: string): SetResult {

@@ -3,7 +3,8 @@
  * straight into evidence store rows must be exactly the rows packFlows makes of the FlowRecords
  * the decoder returns otherwise: same bytes, same string table, same refusals, same counts by
  * type, and the same issues, options records (but for flowIndex) and decoder statistics; and the
- * object decoder's fast record loop (keepAllFields off) the same records as its general one. Checked
+ * object decoder's fast record loop (keepAllFields off) the same records as its general one; and the
+ * rows of the compiled record loops (fixed-length templates) the same as those of the role-field loop. Checked
  * per datagram on the real exporters' captures (logstash-codec-netflow's, goflow2's), on the
  * softflowd captures of bench/flows, and on mutated datagrams (refusals, held sets, exceptions).
  */
@@ -16,6 +17,7 @@ import { decodePacket, readPcap } from '../../../capture/index.js';
 import { packFlows, RowWriter, ROW_BYTES, type PackedFlows } from '../../../evidence/memory/rows.js';
 import { decodeNetflow } from './decode.js';
 import { TemplateState } from './templates.js';
+import { useCompiledRowLoops } from './plan.js';
 import {
   Bytes,
   GOFLOW_V5,
@@ -57,6 +59,9 @@ class Pair {
   /** keepAllFields on takes the general record loop (applyRole only): its records, fields aside, must be the same. */
   private readonly allState = new TemplateState();
   private readonly writer = new RowWriter(4);
+  /** The rows path with the compiled record loops off (the role-field loop): the same rows, byte for byte. */
+  private readonly loopState = new TemplateState();
+  private readonly loopWriter = new RowWriter(4);
   records = 0;
   rows = 0;
   refused = 0;
@@ -67,6 +72,17 @@ class Pair {
     const a = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: false, receivedAtUnixNano }, this.objects);
     const b = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: false, receivedAtUnixNano, rows: this.writer }, this.rowState);
     assert.equal(b.records.length, 0, `${where}: the row path returns no records`);
+    useCompiledRowLoops(false);
+    try {
+      const c = decodeNetflow(
+        bytes,
+        { exporter: EXPORTER, keepAllFields: false, receivedAtUnixNano, rows: this.loopWriter },
+        this.loopState,
+      );
+      assert.deepEqual(c.issues, b.issues, `${where}: issues without the compiled loops`);
+    } finally {
+      useCompiledRowLoops(true);
+    }
     const all = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: true, receivedAtUnixNano }, this.allState);
     assert.deepEqual(
       all.records.map(({ fields: _, ...r }) => r),
@@ -78,6 +94,7 @@ class Pair {
     assert.deepEqual(this.rowState.stats, this.objects.stats, `${where}: decoder statistics`);
     const taken = this.writer.take();
     sameRows(packFlows(a.records), taken.packed, where);
+    sameRows(this.loopWriter.take().packed, taken.packed, `${where}: compiled loop vs role-field loop`);
     const byType: Record<string, number> = {};
     for (const r of a.records) byType[r.type] = (byType[r.type] ?? 0) + 1;
     assert.deepEqual(taken.recordsByType, byType, `${where}: records by type`);
