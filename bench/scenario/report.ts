@@ -10,7 +10,7 @@ import type { MachineInfo } from '../common/machine.js';
 import { markdownTable } from '../common/results.js';
 import { defaultResultsFile } from '../common/cli.js';
 import { verdictSchema } from '../../src/processors/correlate/config.js';
-import { round } from '../common/util.js';
+import { quantile, round } from '../common/util.js';
 
 export type PhaseName = 'normal' | 'congestion' | 'evidence' | 'recovery';
 
@@ -112,12 +112,6 @@ export interface ScenarioResults {
   /** Raw samples and requests: used for the summary, left out of the written JSON (too large). */
   queue?: QueueSample[];
   requests?: RequestResult[];
-}
-
-/** The q-quantile (0..1) of sorted values, nearest rank. */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 export const sortedOf = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);

@@ -39,11 +39,10 @@ import { busyPercentOver, clockTicks, cpuTicks, systemTicks, warnIfBusy } from '
 import { machineBanner, machineInfo } from '../common/machine.js';
 import { defaultResultsFile, num, parseOptions, repoRoot, requireBuild, runMain } from '../common/cli.js';
 import { writeResults } from '../common/results.js';
-import { round } from '../common/util.js';
+import { quantile, round } from '../common/util.js';
 import { BULK_PATH } from './bulk.js';
 import {
   PHASES,
-  quantile,
   sortedOf,
   summarize,
   writeReport,

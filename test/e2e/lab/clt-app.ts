@@ -47,6 +47,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { enableHttpClt } from '../../../src/clt/index.js';
+import { quantile, round } from '../../../bench/common/util.js';
 
 export const CLT_APP_PATH = fileURLToPath(import.meta.url);
 
@@ -279,12 +280,7 @@ export interface LoadSummary {
   warnings: string[];
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
-
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+const round3 = (x: number): number => round(x, 3);
 
 async function load(a: Map<string, string>): Promise<void> {
   const seconds = Number(a.get('seconds') ?? 10);
