@@ -374,14 +374,23 @@ export class RowWriter {
 
   /** Makes room for one more row; returns its index (the row is only kept by `commit`). */
   reserve(): number {
-    if (this.rows === this.capacity) {
-      const grown = new ArrayBuffer(this.capacity * 2 * ROW_BYTES);
-      new Uint8Array(grown).set(this.u8);
-      this.data = grown;
-      this.capacity *= 2;
-      this.views();
-    }
+    if (this.rows === this.capacity) this.ensure(1);
     return this.rows;
+  }
+
+  /**
+   * Makes room for `n` more rows, so that a writer can fill rows `rows`, `rows + 1`... through
+   * the current views (each kept by its `commit`) without checking the capacity per row.
+   */
+  ensure(n: number): void {
+    if (this.capacity - this.rows >= n) return;
+    let capacity = this.capacity * 2;
+    while (capacity - this.rows < n) capacity *= 2;
+    const grown = new ArrayBuffer(capacity * ROW_BYTES);
+    new Uint8Array(grown).set(this.u8);
+    this.data = grown;
+    this.capacity = capacity;
+    this.views();
   }
 
   private stringId(s: string): number {

@@ -35,27 +35,24 @@ export function decodeIpfix(bytes: Uint8Array, ctx: DecodeContext, state: Templa
     // one message per datagram (RFC 7011 §10.3.3); a stream transport frames messages before decoding
     issue(out, 'BAD_LENGTH', `${bytes.length - end} bytes after the ${length}-byte message (concatenated datagrams?) not decoded`, end);
   }
-  const message = bytes.subarray(0, end);
-  if (message.length !== end) return; // subarray clamps; cannot happen after the checks above
-  decodeMessage(message, ctx, state, out);
+  decodeMessage(bytes, view, end, ctx, state, out);
 }
 
-/** One message, from its header to its length. */
-function decodeMessage(message: Uint8Array, ctx: DecodeContext, state: TemplateState, out: Output): void {
-  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+/** One message, bytes 0 to `end` (its length, or what the datagram holds of it): nothing past `end` is read. */
+function decodeMessage(bytes: Uint8Array, view: DataView, end: number, ctx: DecodeContext, state: TemplateState, out: Output): void {
   const exportSeconds = view.getUint32(4);
   const sequence = view.getUint32(8);
   const domainId = view.getUint32(12);
   const exp = state.exporter(ctx.exporter);
   const packet = packetContext(state, exp, ctx, 10, domainId, sequence, exportSeconds * 1000, -1);
-  const sc: SetContext = { state, exp, packet, version: 10, ctx, out };
+  const sc: SetContext = { state, bytes, view, exp, packet, version: 10, ctx, out };
 
   let dataRecords = 0;
   let countKnown = true;
   let pos = HEADER_LENGTH;
-  while (pos < message.length) {
-    if (message.length - pos < SET_HEADER_LENGTH) {
-      issue(out, 'BAD_LENGTH', `${message.length - pos} bytes left in the message, too few for a set header`, pos);
+  while (pos < end) {
+    if (end - pos < SET_HEADER_LENGTH) {
+      issue(out, 'BAD_LENGTH', `${end - pos} bytes left in the message, too few for a set header`, pos);
       break;
     }
     const setId = view.getUint16(pos);
@@ -66,18 +63,19 @@ function decodeMessage(message: Uint8Array, ctx: DecodeContext, state: TemplateS
       break;
     }
     let setEnd = pos + setLength;
-    const truncated = setEnd > message.length;
+    const truncated = setEnd > end;
     if (truncated) {
       issue(out, 'TRUNCATED', `set ${setId} of ${setLength} bytes runs past the end of the message`, pos, { setId });
-      setEnd = message.length;
+      setEnd = end;
     }
-    const body = message.subarray(pos + SET_HEADER_LENGTH, setEnd);
-    if (body.length !== setEnd - pos - SET_HEADER_LENGTH) break; // subarray clamps; cannot happen after the checks above
     const bodyOffset = pos + SET_HEADER_LENGTH;
     if (setId === TEMPLATE_SET || setId === OPTIONS_TEMPLATE_SET) {
+      // template sets get a sub-view; data sets, the bulk, are read within their bounds of the message's view
+      const body = bytes.subarray(bodyOffset, setEnd);
+      if (body.length !== setEnd - bodyOffset) break; // subarray clamps; cannot happen after the checks above
       templateSet(sc, body, bodyOffset, setId === OPTIONS_TEMPLATE_SET);
     } else if (setId >= FIRST_DATA_SET) {
-      const n = dataSet(sc, setId, body, bodyOffset);
+      const n = dataSet(sc, setId, bodyOffset, setEnd);
       if (n < 0) countKnown = false;
       else dataRecords += n;
     } else {

@@ -7,7 +7,38 @@
  * an evidence store row instead (emitRow): no object and no address text at all.
  */
 import type { FieldValue, FlowRecord, FlowType } from '../../../model/flow.js';
-import { microsOf, RowDraft, type RowWriter } from '../../../evidence/memory/rows.js';
+import {
+  F64_BYTES,
+  F64_END_US,
+  F64_EXPORT_US,
+  F64_PACKETS,
+  F64_RESOLUTION_NS,
+  F64_START_US,
+  F64_STRIDE,
+  META_DST_V6,
+  META_IPVERSION_SHIFT,
+  META_SRC_V6,
+  microsOf,
+  NO_FLOW_DIRECTION,
+  ROW_BYTES,
+  RowDraft,
+  U16_DESTINATION_PORT,
+  U16_META,
+  U16_SOURCE_PORT,
+  U16_SPARE,
+  U16_STRIDE,
+  U16_TCP_FLAGS,
+  U32_ADDR,
+  U32_INPUT_INTERFACE,
+  U32_OBSERVATION_DOMAIN,
+  U32_OUTPUT_INTERFACE,
+  U32_SAMPLING_RATE,
+  U32_SEQUENCE_NUMBER,
+  U32_STRIDE,
+  U8_FLOW_DIRECTION,
+  U8_PROTOCOL,
+  type RowWriter,
+} from '../../../evidence/memory/rows.js';
 import { nanoToMicros } from '../../../evidence/store.js';
 import { REVERSE_PEN, type IeDef } from './registry.js';
 import type { DomainState } from './templates.js';
@@ -917,7 +948,7 @@ function buildReverseRecord(forward: FlowRecord, s: Scratch, p: PacketContext): 
   return reverse;
 }
 
-/** Where decoding a set stopped early, relative to the set body. */
+/** What a data set gave: its records, and where decoding stopped early (an offset in the datagram). */
 export interface SetResult {
   /** Data records decoded (a biflow record counts once, as on the wire). */
   records: number;
@@ -925,30 +956,34 @@ export interface SetResult {
 }
 
 /**
- * Decodes the data records of one set body (`body` is the set without its header, `bodyOffset` its offset
- * in the datagram for issues). Trailing bytes shorter than a record are padding.
+ * Decodes the data records of one set body: bytes `start` to `end` of `bytes` (the set without its
+ * header), read through `view` (a view of all of `bytes`) and never beyond `end`, which bounds the set
+ * as a sub-view would, without making one per set. `bytes[0]` is at `offsetShift` of the datagram
+ * (0 but for a held set's copy), for the offsets of issues. Trailing bytes shorter than a record are
+ * padding.
  */
 export function decodeDataSet(
   plan: TemplatePlan,
-  body: Uint8Array,
-  bodyOffset: number,
+  bytes: Uint8Array,
+  view: DataView,
+  start: number,
+  end: number,
+  offsetShift: number,
   p: PacketContext,
   records: FlowRecord[],
   options: OptionsRecord[],
 ): SetResult {
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const end = body.length;
   const fieldList = plan.fields;
   const n = fieldList.length;
   const s = scratch;
-  let pos = 0;
+  let pos = start;
   let count = 0;
   if (plan.fixedLength > 0 && !plan.options && !p.keepAllFields) {
     // the common case: fixed offsets, one bounds check per record, only the fields a FlowRecord uses
     if (p.rows && compiledLoopsOn) {
       let loop = plan.rowLoop;
       if (loop === undefined) loop = plan.rowLoop = compileRowLoop(plan);
-      if (loop !== null) return { records: loop(plan, view, body, p, p.rows, s) };
+      if (loop !== null) return { records: loop(plan, view, bytes, start, end, p, p.rows, s) };
     }
     const roleFields = plan.roleFields;
     const m = roleFields.length;
@@ -960,8 +995,8 @@ export function decodeDataSet(
         const f = roleFields[i] as RoleField;
         if (!applyCommon(f.role, view, pos + f.offset, f.length, s)) applyRole(f.role, view, pos + f.offset, f.length, s);
       }
-      if (p.rows) emitRow(plan, s, p, body, p.rows);
-      else emitFlow(plan, s, p, body, undefined, records);
+      if (p.rows) emitRow(plan, s, p, bytes, p.rows);
+      else emitFlow(plan, s, p, bytes, undefined, records);
       count++;
     }
     return { records: count };
@@ -982,22 +1017,23 @@ export function decodeDataSet(
       const f = fieldList[i] as PlanField;
       let len = f.length;
       if (len === VARIABLE_LENGTH) {
-        if (pos >= end) return truncated(count, bodyOffset + recordStart, plan, 'variable-length field header past the end of the set');
-        len = body[pos++] as number;
+        if (pos >= end) return truncated(count, offsetShift + recordStart, plan, 'variable-length field header past the end of the set');
+        len = bytes[pos++] as number;
         if (len === 255) {
           if (pos + 2 > end)
-            return truncated(count, bodyOffset + recordStart, plan, 'variable-length field header past the end of the set');
+            return truncated(count, offsetShift + recordStart, plan, 'variable-length field header past the end of the set');
           len = view.getUint16(pos);
           pos += 2;
         }
       }
       const off = pos;
       pos += len;
-      if (pos > end) return truncated(count, bodyOffset + recordStart, plan, `field ${f.name} (${len} bytes) runs past the end of the set`);
+      if (pos > end)
+        return truncated(count, offsetShift + recordStart, plan, `field ${f.name} (${len} bytes) runs past the end of the set`);
       if (f.skip) continue;
       if (f.role !== 0 && !plan.options) applyRole(f.role, view, off, len, s);
       if (values !== undefined) {
-        const value = decodeValue(f.def.type, view, body, off, len);
+        const value = decodeValue(f.def.type, view, bytes, off, len);
         if (f.scope && scope) scope[f.name] = value;
         else values[f.name] = value;
       }
@@ -1018,9 +1054,9 @@ export function decodeDataSet(
       options.push(record);
       p.domain.applyOptions(plan, view, recordStart, record);
     } else if (p.rows) {
-      emitRow(plan, s, p, body, p.rows);
+      emitRow(plan, s, p, bytes, p.rows);
     } else {
-      emitFlow(plan, s, p, body, values, records);
+      emitFlow(plan, s, p, bytes, values, records);
     }
   }
   return { records: count };
@@ -1247,7 +1283,17 @@ const MAX_COMPILED_FIELDS = 128;
 /** Compiled loops kept by template shape; the cache starts afresh when full (an exporter churning templates). */
 const MAX_COMPILED_SHAPES = 256;
 
-type RowLoop = (plan: TemplatePlan, view: DataView, body: Uint8Array, p: PacketContext, w: RowWriter, s: Scratch) => number;
+/** A compiled record loop: the records of a data set (bytes `start` to `end`, see decodeDataSet) into rows; returns the records read. */
+type RowLoop = (
+  plan: TemplatePlan,
+  view: DataView,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  p: PacketContext,
+  w: RowWriter,
+  s: Scratch,
+) => number;
 
 const isSmallInt = (x: number, max: number): boolean => Number.isInteger(x) && x >= 0 && x <= max;
 
@@ -1276,73 +1322,309 @@ function unsignedExpression(off: number, len: number): string | undefined {
   }
 }
 
-/** applyRole(role, view, pos + off, len, s) as a statement for this role and length. */
-function roleStatement(role: number, off: number, len: number): string {
+/**
+ * applyRole(role, view, pos + off, len, s) as a statement for this role and length: on the scratch
+ * (`s.`), or, for the direct loop, on locals of the same names (null: a role it does not take).
+ * '' where applyRole does nothing (a length the role ignores).
+ */
+function roleStatement(role: number, off: number, len: number, locals = false): string | null {
+  const on = locals ? '' : 's.';
   const address = ADDRESS_ROLES.get(role);
   if (address) {
     const [prop, size] = address;
     if (len !== size) return '';
-    return size === 4 ? `s.${prop} = view.getUint32(pos + ${off});` : `s.${prop} = pos + ${off};`;
+    return size === 4 ? `${on}${prop} = view.getUint32(pos + ${off});` : `${on}${prop} = pos + ${off};`;
   }
   const plain = PLAIN_ROLES.get(role);
   const flags = FLAG_ROLES.get(role);
   const time = TIME_ROLES.get(role);
   const counter = COUNTER_ROLES.find(([first, n]) => role >= first && role < first + n);
   if (plain === undefined && flags === undefined && time === undefined && counter === undefined)
-    return `applyRole(${role}, view, pos + ${off}, ${len}, s);`;
+    return locals ? null : `applyRole(${role}, view, pos + ${off}, ${len}, s);`;
+  if (locals && !DIRECT_ROLES.has(role)) return null;
   const value = unsignedExpression(off, len);
   if (value === undefined) return '';
-  if (plain !== undefined) return `s.${plain} = ${value};`;
-  if (flags !== undefined) return `s.${flags} = ${value} & 0x0fff;`;
+  if (plain !== undefined) return `${on}${plain} = ${value};`;
+  if (flags !== undefined) return `${on}${flags} = ${value} & 0x0fff;`;
   if (time !== undefined) {
     const [setter, toMs, resolution] = time;
-    return `v = ${value}; if (v > 0) s.${setter}(${toMs === 1 ? 'v' : `v * ${toMs}`}, 0, ${resolution});`;
+    const ms = toMs === 1 ? 'v' : `v * ${toMs}`;
+    if (!locals) return `v = ${value}; if (v > 0) s.${setter}(${ms}, 0, ${resolution});`;
+    // Scratch.setStart / setEnd on locals (the direct loop takes no observation times)
+    const which = setter === 'setStart' ? 'start' : 'end';
+    return `v = ${value}; if (v > 0 && ${resolution} < ${which}Res) { ${which}Ms = ${ms}; ${which}Res = ${resolution}; }`;
   }
   const [first, , prop, rankProp] = counter!;
   const rank = role - first;
-  return `v = ${value}; if (s.${rankProp} < 0 || (v > 0 && (s.${prop} === 0 || ${rank} < s.${rankProp}))) { s.${prop} = v; s.${rankProp} = ${rank}; }`;
+  return `v = ${value}; if (${on}${rankProp} < 0 || (v > 0 && (${on}${prop} === 0 || ${rank} < ${on}${rankProp}))) { ${on}${prop} = v; ${on}${rankProp} = ${rank}; }`;
 }
 
-const compiledShapes = new Map<string, RowLoop>();
+const compiledShapes = new Map<string, { loop: RowLoop; direct: boolean }>();
 let compiledLoopsOn = true;
 
-/** Turns the compiled loops off (true: on again), so that tests and the bench can compare with the loop. */
-export function useCompiledRowLoops(on: boolean): void {
-  compiledLoopsOn = on;
+/**
+ * Which record loop the rows path of fixed-length flow templates takes: `direct` (the default) the
+ * direct loop where the template allows it, else the compiled scratch loop; `scratch` the compiled
+ * scratch loop only; `off` the role-field loop. Tests and the bench compare them.
+ */
+export type RowLoopMode = 'direct' | 'scratch' | 'off';
+let rowLoopMode: RowLoopMode = 'direct';
+
+export function useCompiledRowLoops(mode: RowLoopMode): void {
+  rowLoopMode = mode;
+  compiledLoopsOn = mode !== 'off';
 }
+
+/** Templates (plans) given a direct loop and a compiled scratch loop so far (tests check which loop ran). */
+export const rowLoopStats = { direct: 0, scratch: 0 };
 
 /** The compiled rows loop of a fixed-length flow template, or null when it keeps the general one. */
 function compileRowLoop(plan: TemplatePlan): RowLoop | null {
   const length = plan.fixedLength;
   const fields = plan.roleFields;
   if (plan.options || !isSmallInt(length, 65535) || length === 0 || fields.length > MAX_COMPILED_FIELDS) return null;
-  const shape = [length, plan.biflow ? 1 : 0];
+  const shape: (number | string)[] = [rowLoopMode, length, plan.biflow ? 1 : 0];
   for (const f of fields) {
     if (!isSmallInt(f.role, R.REV_FLOW_DELTA_MILLISECONDS) || !isSmallInt(f.offset, 65535) || !isSmallInt(f.length, 65535)) return null;
     shape.push(f.role, f.offset, f.length);
   }
   const key = shape.join(',');
-  const known = compiledShapes.get(key);
-  if (known) return known;
-  const statements = fields.map((f) => roleStatement(f.role, f.offset, f.length)).join('\n      ');
+  let known = compiledShapes.get(key);
+  if (!known) {
+    const direct = rowLoopMode === 'direct' ? compileDirectRowLoop(plan) : null;
+    known = direct ? { loop: direct, direct: true } : { loop: compileScratchRowLoop(plan), direct: false };
+    if (compiledShapes.size >= MAX_COMPILED_SHAPES) compiledShapes.clear();
+    compiledShapes.set(key, known);
+  }
+  rowLoopStats[known.direct ? 'direct' : 'scratch']++;
+  return known.loop;
+}
+
+/** The record loop on the scratch: the template's reads inlined, then emitRow. */
+function compileScratchRowLoop(plan: TemplatePlan): RowLoop {
+  const length = plan.fixedLength;
+  const statements = plan.roleFields.map((f) => roleStatement(f.role, f.offset, f.length)).join('\n      ');
   const source = `"use strict";
-  return function compiledRowLoop(plan, view, body, p, w, s) {
-    const end = body.length;
+  return function compiledRowLoop(plan, view, bytes, start, end, p, w, s) {
     let count = 0;
     let v = 0;
-    for (let pos = 0; end - pos >= ${length}; pos += ${length}) {
+    for (let pos = start; end - pos >= ${length}; pos += ${length}) {
       s.reset();
       ${plan.biflow ? 's.resetReverse();' : ''}
       ${statements}
-      emitRow(plan, s, p, body, w);
+      emitRow(plan, s, p, bytes, w);
       count++;
     }
     return count;
   };`;
-  const loop = new Function('applyRole', 'emitRow', source)(applyRole, emitRow) as RowLoop;
-  if (compiledShapes.size >= MAX_COMPILED_SHAPES) compiledShapes.clear();
-  compiledShapes.set(key, loop);
-  return loop;
+  return new Function('applyRole', 'emitRow', source)(applyRole, emitRow) as RowLoop;
+}
+
+/*
+ * The direct loop: for the templates most exporters send (addresses, ports, protocol, flags,
+ * counters, interfaces, next hops, direction, a sampler id, and absolute times in seconds or
+ * milliseconds or sysUpTime times, not both), the whole of emitRow and RowWriter.put specialised
+ * to the template: the values in locals instead of the scratch, what the template cannot carry
+ * folded away, the range checks only where a field's length allows a value out of range, and the
+ * row written in place. Other templates keep the scratch loop. rows-path.test.ts compares it
+ * with the role-field loop byte for byte. The locals take the scratch's property names; the
+ * datagram is `wire` in the loop, since `bytes` is the octet counter there.
+ */
+
+/** Roles the direct loop reads (with the addresses and next hops of ADDRESS_ROLES). */
+const DIRECT_ROLES: ReadonlySet<number> = new Set<number>([
+  R.SRC_PORT,
+  R.DST_PORT,
+  R.SRC_PORT_L4,
+  R.DST_PORT_L4,
+  R.PROTOCOL,
+  R.IP_VERSION,
+  R.IN_IF,
+  R.IN_IF_PHYSICAL,
+  R.OUT_IF,
+  R.OUT_IF_PHYSICAL,
+  R.DIRECTION,
+  R.SAMPLER_ID,
+  R.START_UPTIME,
+  R.END_UPTIME,
+  R.TCP_FLAGS,
+  R.START_SECONDS,
+  R.END_SECONDS,
+  R.START_MILLISECONDS,
+  R.END_MILLISECONDS,
+  ...[0, 1, 2, 3, 4].flatMap((k) => [R.BYTES + k, R.PACKETS + k]),
+]);
+
+/** The local a role's statement assigns (for the addresses, next hops and plain roles, the scratch's name). */
+function directLocalOf(role: number): string {
+  const address = ADDRESS_ROLES.get(role);
+  if (address) return address[0];
+  const plain = PLAIN_ROLES.get(role) ?? FLAG_ROLES.get(role);
+  if (plain) return plain;
+  if (role === R.START_SECONDS || role === R.START_MILLISECONDS) return 'startMs';
+  if (role === R.END_SECONDS || role === R.END_MILLISECONDS) return 'endMs';
+  return role >= R.PACKETS ? 'packets' : 'bytes';
+}
+
+/** The direct loop of a template (see above), or null when the template keeps the scratch loop. */
+function compileDirectRowLoop(plan: TemplatePlan): RowLoop | null {
+  if (plan.options || plan.biflow) return null;
+  const reads: string[] = [];
+  /** Locals the template assigns, with the longest field feeding each. */
+  const longest = new Map<string, number>();
+  for (const f of plan.roleFields) {
+    const statement = roleStatement(f.role, f.offset, f.length, true);
+    if (statement === null) return null;
+    if (statement === '') continue;
+    reads.push(statement);
+    const local = directLocalOf(f.role);
+    longest.set(local, Math.max(longest.get(local) ?? 0, f.length));
+  }
+  const has = (local: string): boolean => longest.has(local);
+  const uptimes = has('startUptime') || has('endUptime');
+  if (uptimes && (has('startMs') || has('endMs'))) return null;
+  /** The local, or -1 (what the scratch holds for a field the template lacks). */
+  const local = (name: string): string => (has(name) ? name : '-1');
+  /** A range check for a value fed by these locals, or '' when their lengths cannot exceed `bytes`. */
+  const check = (value: string, names: string[], bytes: number, test: string): string =>
+    names.some((n) => (longest.get(n) ?? 0) > bytes) ? test.replaceAll('$', value) : '';
+  const declared = [...longest.keys()]
+    .filter((n) => n !== 'startMs' && n !== 'endMs')
+    .map((n) => (n === 'bytes' || n === 'packets' ? `${n} = 0, ${n}Rank = -1` : `${n} = -1`));
+  const hasV4 = has('srcV4') || has('dstV4');
+  const hasV6 = has('srcV6') || has('dstV6');
+  const upToMs = (u: string) => `(sysUp >= 0 ? exportMs - ((sysUp - ${u}) | 0) : initMs >= 0 ? initMs + ${u} : NaN)`;
+  const startUptime = local('startUptime');
+  const endUptime = local('endUptime');
+  const uptimeTimes = !uptimes
+    ? ''
+    : `{
+        const upStart = ${startUptime} >= 0 ? ${upToMs(startUptime)} : NaN;
+        const upEnd = ${endUptime} >= 0 ? ${upToMs(endUptime)} : NaN;
+        if (upStart === upStart) { startMs = upStart; startRes = upRes; }
+        if (upEnd === upEnd) { endMs = upEnd; endRes = upRes; }
+        if (upStart !== upStart && upEnd !== upEnd) {
+          endMs = exportMs; endRes = ${RESOLUTION.exportOnly};
+          startMs = exportMs - (${startUptime} >= 0 && ${endUptime} >= 0 ? Math.max(0, (${endUptime} - ${startUptime}) | 0) : 0);
+          startRes = ${RESOLUTION.exportOnly};
+        }
+      }`;
+  const family = (v4: string, v6: string) => `ipv === 6 ? (${has(v6) ? 6 : 0}) : ipv === 4 ? (${has(v4) ? 4 : 0}) : 0`;
+  const words = (v4: string, v6: string, at: number) => {
+    const v4Words = has(v4) ? `u32[a + ${at}] = 0; u32[a + ${at + 1}] = 0; u32[a + ${at + 2}] = 0xffff; u32[a + ${at + 3}] = ${v4};` : '';
+    const v6Words = has(v6) ? [0, 1, 2, 3].map((k) => `u32[a + ${at + k}] = view.getUint32(${v6} + ${4 * k});`).join(' ') : '';
+    return `if (ipv === 6) { ${v6Words} } else { ${v4Words} }`;
+  };
+  const nh4 = local('nextHopV4');
+  const nh6 = local('nextHopV6');
+  const bgp4 = local('bgpNextHopV4');
+  const bgp6 = local('bgpNextHopV6');
+  const nextHop = [nh4, nh6, bgp4, bgp6].every((x) => x === '-1')
+    ? ''
+    : `if (${nh4} > 0) hop4 = ${nh4};
+      else if (${nh6} >= 0 && !isZero(wire, ${nh6}, 16)) { hop4 = -1; hopText = ipv6ToString(wire, ${nh6}); }
+      else if (${bgp4} > 0) hop4 = ${bgp4};
+      else if (${bgp6} >= 0 && !isZero(wire, ${bgp6}, 16)) { hop4 = -1; hopText = ipv6ToString(wire, ${bgp6}); }
+      else if (${nh4} === 0 || ${bgp4} === 0) hop4 = 0;
+      else if (${nh6} >= 0 || ${bgp6} >= 0) { hop4 = -1; hopText = '::'; }`;
+  const samplerId = local('samplerId');
+  const checks = [
+    check('sourcePort', ['srcPort', 'srcPortL4'], 2, '($ & 0xffff) !== $'),
+    check('destinationPort', ['dstPort', 'dstPortL4'], 2, '($ & 0xffff) !== $'),
+    check('proto', ['protocol'], 1, '($ & 0xff) !== $'),
+    check('inputInterface', ['inIf', 'inIfPhysical'], 4, '$ >>> 0 !== $'),
+    check('outputInterface', ['outIf', 'outIfPhysical'], 4, '$ >>> 0 !== $'),
+    has('samplerId') ? 'samplingRate >>> 0 !== samplingRate' : '!domainRateOk',
+    '!headerOk',
+    check('flowDirection', ['direction'], 0, '($ !== -1 && (($ & 0xff) !== $ || $ === 255))'),
+    check('bytes', ['bytes'], 6, '$ > 9007199254740991'),
+    check('packets', ['packets'], 6, '$ > 9007199254740991'),
+  ].filter((c) => c !== '');
+  const source = `"use strict";
+  return function directRowLoop(plan, view, wire, start, end, p, w) {
+    w.ensure(Math.floor((end - start) / ${plan.fixedLength}));
+    const f64 = w.f64, u32 = w.u32, u16 = w.u16, u8 = w.u8, byType = w.byType;
+    const typeCode = p.type === 'ipfix' ? 2 : 1;
+    const exporter = p.exporter, exportMs = p.exportMs, exportUs = p.exportUs;
+    const domainId = p.domainId, sequenceNumber = p.sequenceNumber;
+    const headerOk = domainId >>> 0 === domainId && sequenceNumber >>> 0 === sequenceNumber;
+    const domain = p.domain;
+    const domainRate = domain.samplingRate;
+    const domainRateOk = domainRate >>> 0 === domainRate;
+    const sysUp = p.sysUptimeMs, initMs = domain.systemInitTimeMs;
+    const upRes = sysUp >= 0 ? p.uptimeResolution : ${RESOLUTION.milliseconds};
+    let count = 0;
+    let v = 0;
+    for (let pos = start; end - pos >= ${plan.fixedLength}; pos += ${plan.fixedLength}) {
+      count++;
+      ${declared.length > 0 ? `let ${declared.join(', ')};` : ''}
+      let startMs = NaN, startRes = Infinity, endMs = NaN, endRes = Infinity;
+      ${reads.join('\n      ')}
+      let ipv = 0;
+      if (${local('ipVersion')} === 6 && ${hasV6}) ipv = 6;
+      else if (${local('ipVersion')} === 4 && ${hasV4}) ipv = 4;
+      else if (${hasV6} && !(${local('srcV4')} > 0 || ${local('dstV4')} > 0)) ipv = 6;
+      else ipv = ${hasV4 ? 4 : 0};
+      ${uptimeTimes}
+      if (startMs !== startMs) {
+        if (endMs !== endMs) { startMs = endMs = exportMs; startRes = endRes = ${RESOLUTION.exportOnly}; }
+        else { startMs = endMs; startRes = endRes; }
+      } else if (endMs !== endMs) { endMs = startMs; endRes = startRes; }
+      const startUs = microsOf(startMs, 0, slowMicros);
+      const endUs = microsOf(endMs, 0, slowMicros);
+      let hop4 = -1, hopText = '';
+      ${nextHop}
+      let samplingRate = domainRate;
+      ${has('samplerId') ? `{ const r = domain.samplerRates.get(${samplerId}); if (r !== undefined) samplingRate = r; }` : ''}
+      byType[typeCode]++;
+      const srcFamily = ${family('srcV4', 'srcV6')};
+      const dstFamily = ${family('dstV4', 'dstV6')};
+      if (srcFamily === 0 || dstFamily === 0) { w.refusedAddress++; continue; }
+      const sourcePort = firstSet(${local('srcPort')}, ${local('srcPortL4')});
+      const destinationPort = firstSet(${local('dstPort')}, ${local('dstPortL4')});
+      const proto = ${has('protocol') ? 'protocol < 0 ? 0 : protocol' : '0'};
+      const inputInterface = firstSet(${local('inIf')}, ${local('inIfPhysical')});
+      const outputInterface = firstSet(${local('outIf')}, ${local('outIfPhysical')});
+      const flowDirection = ${local('direction')};
+      ${checks.length > 0 ? `if (${checks.join(' || ')}) { w.refusedField++; continue; }` : ''}
+      const o = w.rows;
+      const a = o * ${U32_STRIDE};
+      ${words('srcV4', 'srcV6', U32_ADDR)}
+      ${words('dstV4', 'dstV6', U32_ADDR + 4)}
+      u32[a + ${U32_INPUT_INTERFACE}] = inputInterface;
+      u32[a + ${U32_OUTPUT_INTERFACE}] = outputInterface;
+      u32[a + ${U32_SAMPLING_RATE}] = samplingRate;
+      u32[a + ${U32_OBSERVATION_DOMAIN}] = domainId;
+      u32[a + ${U32_SEQUENCE_NUMBER}] = sequenceNumber;
+      const f = o * ${F64_STRIDE};
+      f64[f + ${F64_START_US}] = startUs;
+      f64[f + ${F64_END_US}] = endUs;
+      f64[f + ${F64_RESOLUTION_NS}] = startRes > endRes ? startRes : endRes;
+      f64[f + ${F64_EXPORT_US}] = exportUs;
+      f64[f + ${F64_BYTES}] = ${has('bytes') ? 'bytes' : '0'};
+      f64[f + ${F64_PACKETS}] = ${has('packets') ? 'packets' : '0'};
+      const h = o * ${U16_STRIDE};
+      u16[h + ${U16_SOURCE_PORT}] = sourcePort;
+      u16[h + ${U16_DESTINATION_PORT}] = destinationPort;
+      u16[h + ${U16_TCP_FLAGS}] = ${has('tcpFlags') ? 'tcpFlags < 0 ? 0 : tcpFlags' : '0'};
+      u16[h + ${U16_SPARE}] = 0;
+      u16[h + ${U16_META}] = typeCode | ((ipv === 0 ? 0 : ipv === 4 ? 1 : 2) << ${META_IPVERSION_SHIFT}) |
+        (srcFamily === 6 ? ${META_SRC_V6} : 0) | (dstFamily === 6 ? ${META_DST_V6} : 0);
+      const b = o * ${ROW_BYTES};
+      u8[b + ${U8_PROTOCOL}] = proto;
+      u8[b + ${U8_FLOW_DIRECTION}] = flowDirection === -1 ? ${NO_FLOW_DIRECTION} : flowDirection;
+      w.commit(exporter, hop4, hopText, ipv4ToString);
+    }
+    return count;
+  };`;
+  return new Function('microsOf', 'slowMicros', 'firstSet', 'isZero', 'ipv4ToString', 'ipv6ToString', source)(
+    microsOf,
+    slowMicros,
+    firstSet,
+    isZero,
+    ipv4ToString,
+    ipv6ToString,
+  ) as RowLoop;
 }
 
 function truncated(records: number, offset: number, plan: TemplatePlan, message: string): SetResult {

@@ -17,7 +17,7 @@ import { decodePacket, readPcap } from '../../../capture/index.js';
 import { packFlows, RowWriter, ROW_BYTES, type PackedFlows } from '../../../evidence/memory/rows.js';
 import { decodeNetflow } from './decode.js';
 import { TemplateState } from './templates.js';
-import { useCompiledRowLoops } from './plan.js';
+import { rowLoopStats, useCompiledRowLoops } from './plan.js';
 import {
   Bytes,
   GOFLOW_V5,
@@ -59,9 +59,8 @@ class Pair {
   /** keepAllFields on takes the general record loop (applyRole only): its records, fields aside, must be the same. */
   private readonly allState = new TemplateState();
   private readonly writer = new RowWriter(4);
-  /** The rows path with the compiled record loops off (the role-field loop): the same rows, byte for byte. */
-  private readonly loopState = new TemplateState();
-  private readonly loopWriter = new RowWriter(4);
+  /** The rows path with the compiled scratch loops only, and with no compiled loops (the role-field loop): the same rows, byte for byte. */
+  private readonly other = (['scratch', 'off'] as const).map((mode) => ({ mode, state: new TemplateState(), writer: new RowWriter(4) }));
   records = 0;
   rows = 0;
   refused = 0;
@@ -72,16 +71,14 @@ class Pair {
     const a = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: false, receivedAtUnixNano }, this.objects);
     const b = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: false, receivedAtUnixNano, rows: this.writer }, this.rowState);
     assert.equal(b.records.length, 0, `${where}: the row path returns no records`);
-    useCompiledRowLoops(false);
-    try {
-      const c = decodeNetflow(
-        bytes,
-        { exporter: EXPORTER, keepAllFields: false, receivedAtUnixNano, rows: this.loopWriter },
-        this.loopState,
-      );
-      assert.deepEqual(c.issues, b.issues, `${where}: issues without the compiled loops`);
-    } finally {
-      useCompiledRowLoops(true);
+    for (const { mode, state, writer } of this.other) {
+      useCompiledRowLoops(mode);
+      try {
+        const c = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: false, receivedAtUnixNano, rows: writer }, state);
+        assert.deepEqual(c.issues, b.issues, `${where}: issues with the ${mode} loops`);
+      } finally {
+        useCompiledRowLoops('direct');
+      }
     }
     const all = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: true, receivedAtUnixNano }, this.allState);
     assert.deepEqual(
@@ -94,7 +91,7 @@ class Pair {
     assert.deepEqual(this.rowState.stats, this.objects.stats, `${where}: decoder statistics`);
     const taken = this.writer.take();
     sameRows(packFlows(a.records), taken.packed, where);
-    sameRows(this.loopWriter.take().packed, taken.packed, `${where}: compiled loop vs role-field loop`);
+    for (const { mode, writer } of this.other) sameRows(writer.take().packed, taken.packed, `${where}: direct loops vs ${mode} loops`);
     const byType: Record<string, number> = {};
     for (const r of a.records) byType[r.type] = (byType[r.type] ?? 0) + 1;
     assert.deepEqual(taken.recordsByType, byType, `${where}: records by type`);
@@ -112,6 +109,131 @@ function pcapPayloads(path: string): Uint8Array[] {
     if (p.protocol === 17 && !p.truncated && p.payload.length > 0) out.push(Uint8Array.from(p.payload));
   }
   return out;
+}
+
+const ELEMENTS: [number, number[], number?][] = [
+  [8, [4, 4, 4, 2]],
+  [12, [4, 4, 4, 16]],
+  [27, [16, 16, 4]],
+  [28, [16, 16, 4]],
+  [7, [2, 2, 4]],
+  [11, [2, 2, 1]],
+  [180, [2]],
+  [181, [2]],
+  [4, [1, 1, 2]],
+  [6, [1, 2, 4]],
+  [60, [1]],
+  [1, [4, 8, 8]],
+  [85, [8]],
+  [23, [8]],
+  [2, [4, 8, 8]],
+  [86, [8]],
+  [10, [2, 4, 8]],
+  [14, [2, 4]],
+  [252, [4]],
+  [253, [4]],
+  [15, [4, 4, 16]],
+  [62, [16]],
+  [18, [4]],
+  [63, [16]],
+  [61, [1, 2]],
+  [34, [4, 2]],
+  [50, [4]],
+  [305, [4]],
+  [306, [4]],
+  [309, [4]],
+  [310, [4]],
+  [311, [8, 4]],
+  [48, [1, 2]],
+  [150, [4]],
+  [151, [4]],
+  [152, [8]],
+  [153, [8]],
+  [154, [8]],
+  [155, [8]],
+  [156, [8]],
+  [157, [8]],
+  [158, [4]],
+  [159, [4]],
+  [21, [4]],
+  [22, [4]],
+  [160, [8]],
+  [161, [4]],
+  [162, [4]],
+  [322, [4]],
+  [323, [8]],
+  [324, [8]],
+  [325, [8]],
+  [1, [8], 29305],
+  [85, [8], 29305],
+  [2, [8], 29305],
+  [86, [8], 29305],
+  [6, [2], 29305],
+  [150, [4], 29305],
+  [151, [4], 29305],
+  [152, [8], 29305],
+  [153, [8], 29305],
+  [21, [4], 29305],
+  [22, [4], 29305],
+  [21, [4], 6871],
+  [210, [3]],
+];
+
+/** Elements of the templates the direct loop takes (no sampling fields, sub-millisecond, delta, duration or observation times, nor reverse elements). */
+const DIRECT_IDS = new Set([
+  8, 12, 27, 28, 7, 11, 180, 181, 4, 6, 60, 1, 85, 23, 2, 86, 10, 14, 252, 253, 15, 62, 18, 63, 61, 48, 150, 151, 152, 153, 21, 22, 210,
+]);
+
+/** `templates` random templates of `elements`, each with a few records of random values, fed as v9 or IPFIX to a Pair. */
+function randomTemplates(elements: [number, number[], number?][], seed: number, templates: number): Pair {
+  const rand = prng(seed);
+  const pick = (n: number): number => Math.floor(rand() * n);
+  const EXPORT = 1_700_000_000;
+  const value = (b: Bytes, id: number, len: number): void => {
+    const r = rand();
+    // zeros, small numbers, near-now times in every unit, and all-ones
+    if (r < 0.15) for (let i = 0; i < len; i++) b.u8(0);
+    else if (r < 0.25) for (let i = 0; i < len; i++) b.u8(0xff);
+    else if (len === 8 && (id === 152 || id === 153 || id === 323)) b.u64(BigInt(EXPORT * 1000 - pick(100_000)));
+    else if (len === 8 && id >= 154 && id <= 160) b.u32(EXPORT + 2_208_988_800 - pick(100)).u32(pick(2 ** 32));
+    else if (len === 4 && (id === 150 || id === 151 || id === 322)) b.u32(EXPORT - pick(100));
+    else for (let i = 0; i < len; i++) b.u8(i < len - 2 ? pick(4) : pick(256));
+  };
+  const pair = new Pair();
+  for (let t = 0; t < templates; t++) {
+    // mostly a usable address pair first, so that most records make rows
+    const fields: FieldSpec[] =
+      rand() < 0.1
+        ? []
+        : rand() < 0.6
+          ? [
+              { id: 8, length: 4 },
+              { id: 12, length: 4 },
+            ]
+          : [
+              { id: 27, length: 16 },
+              { id: 28, length: 16 },
+            ];
+    for (let k = 2 + pick(14); k > 0; k--) {
+      const [id, lengths, pen] = elements[pick(elements.length)]!;
+      fields.push(pen === undefined ? { id, length: lengths[pick(lengths.length)]! } : { id, length: lengths[pick(lengths.length)]!, pen });
+    }
+    const v9 = rand() < 0.3 && fields.every((f) => f.pen === undefined);
+    const records = new Bytes();
+    for (let r = 1 + pick(5); r > 0; r--) for (const f of fields) value(records, f.id, f.length);
+    const templateId = 256 + (t % 8);
+    const data = set(templateId, records.build());
+    if (v9) {
+      const h = { sysUptime: 1_000_000 + pick(1000), unixSecs: EXPORT, sequence: t, sourceId: 7 };
+      if (rand() < 0.2) pair.feed(v9Packet(h, data), `template ${t}: v9 data before its template`);
+      pair.feed(v9Packet(h, set(0, v9TemplateRecord(templateId, fields)), data), `template ${t}: v9`);
+    } else {
+      const h = { exportTime: EXPORT, sequence: t, domain: 3 };
+      if (rand() < 0.2) pair.feed(ipfixMessage(h, data), `template ${t}: IPFIX data before its template`);
+      pair.feed(ipfixMessage(h, set(2, ipfixTemplateRecord(templateId, fields)), data), `template ${t}: IPFIX`);
+    }
+  }
+  return pair;
 }
 
 describe('NetFlow/IPFIX row path: the same rows as packFlows of the records', () => {
@@ -184,125 +306,30 @@ describe('NetFlow/IPFIX row path: the same rows as packFlows of the records', ()
   });
 
   test('random templates over every element a flow row uses (biflows, every time form, IPv6, next hops, sampling, odd lengths)', () => {
-    // element id, lengths it may be sent with (reduced-size and wrong ones included), enterprise
-    const ELEMENTS: [number, number[], number?][] = [
-      [8, [4, 4, 4, 2]],
-      [12, [4, 4, 4, 16]],
-      [27, [16, 16, 4]],
-      [28, [16, 16, 4]],
-      [7, [2, 2, 4]],
-      [11, [2, 2, 1]],
-      [180, [2]],
-      [181, [2]],
-      [4, [1, 1, 2]],
-      [6, [1, 2, 4]],
-      [60, [1]],
-      [1, [4, 8, 8]],
-      [85, [8]],
-      [23, [8]],
-      [2, [4, 8, 8]],
-      [86, [8]],
-      [10, [2, 4, 8]],
-      [14, [2, 4]],
-      [252, [4]],
-      [253, [4]],
-      [15, [4, 4, 16]],
-      [62, [16]],
-      [18, [4]],
-      [63, [16]],
-      [61, [1, 2]],
-      [34, [4, 2]],
-      [50, [4]],
-      [305, [4]],
-      [306, [4]],
-      [309, [4]],
-      [310, [4]],
-      [311, [8, 4]],
-      [48, [1, 2]],
-      [150, [4]],
-      [151, [4]],
-      [152, [8]],
-      [153, [8]],
-      [154, [8]],
-      [155, [8]],
-      [156, [8]],
-      [157, [8]],
-      [158, [4]],
-      [159, [4]],
-      [21, [4]],
-      [22, [4]],
-      [160, [8]],
-      [161, [4]],
-      [162, [4]],
-      [322, [4]],
-      [323, [8]],
-      [324, [8]],
-      [325, [8]],
-      [1, [8], 29305],
-      [85, [8], 29305],
-      [2, [8], 29305],
-      [86, [8], 29305],
-      [6, [2], 29305],
-      [150, [4], 29305],
-      [151, [4], 29305],
-      [152, [8], 29305],
-      [153, [8], 29305],
-      [21, [4], 29305],
-      [22, [4], 29305],
-      [21, [4], 6871],
-      [210, [3]],
-    ];
-    const rand = prng(5103);
-    const pick = (n: number): number => Math.floor(rand() * n);
-    const EXPORT = 1_700_000_000;
-    const value = (b: Bytes, id: number, len: number): void => {
-      const r = rand();
-      // zeros, small numbers, near-now times in every unit, and all-ones
-      if (r < 0.15) for (let i = 0; i < len; i++) b.u8(0);
-      else if (r < 0.25) for (let i = 0; i < len; i++) b.u8(0xff);
-      else if (len === 8 && (id === 152 || id === 153 || id === 323)) b.u64(BigInt(EXPORT * 1000 - pick(100_000)));
-      else if (len === 8 && id >= 154 && id <= 160) b.u32(EXPORT + 2_208_988_800 - pick(100)).u32(pick(2 ** 32));
-      else if (len === 4 && (id === 150 || id === 151 || id === 322)) b.u32(EXPORT - pick(100));
-      else for (let i = 0; i < len; i++) b.u8(i < len - 2 ? pick(4) : pick(256));
-    };
-    const pair = new Pair();
-    for (let t = 0; t < 400; t++) {
-      // mostly a usable address pair first, so that most records make rows
-      const fields: FieldSpec[] =
-        rand() < 0.1
-          ? []
-          : rand() < 0.6
-            ? [
-                { id: 8, length: 4 },
-                { id: 12, length: 4 },
-              ]
-            : [
-                { id: 27, length: 16 },
-                { id: 28, length: 16 },
-              ];
-      for (let k = 2 + pick(14); k > 0; k--) {
-        const [id, lengths, pen] = ELEMENTS[pick(ELEMENTS.length)]!;
-        fields.push(
-          pen === undefined ? { id, length: lengths[pick(lengths.length)]! } : { id, length: lengths[pick(lengths.length)]!, pen },
-        );
-      }
-      const v9 = rand() < 0.3 && fields.every((f) => f.pen === undefined);
-      const records = new Bytes();
-      for (let r = 1 + pick(5); r > 0; r--) for (const f of fields) value(records, f.id, f.length);
-      const templateId = 256 + (t % 8);
-      const data = set(templateId, records.build());
-      if (v9) {
-        const h = { sysUptime: 1_000_000 + pick(1000), unixSecs: EXPORT, sequence: t, sourceId: 7 };
-        if (rand() < 0.2) pair.feed(v9Packet(h, data), `template ${t}: v9 data before its template`);
-        pair.feed(v9Packet(h, set(0, v9TemplateRecord(templateId, fields)), data), `template ${t}: v9`);
-      } else {
-        const h = { exportTime: EXPORT, sequence: t, domain: 3 };
-        if (rand() < 0.2) pair.feed(ipfixMessage(h, data), `template ${t}: IPFIX data before its template`);
-        pair.feed(ipfixMessage(h, set(2, ipfixTemplateRecord(templateId, fields)), data), `template ${t}: IPFIX`);
-      }
-    }
+    const pair = randomTemplates(ELEMENTS, 5103, 400);
     assert.ok(pair.rows > 500, `${pair.rows} rows`);
     assert.ok(pair.refused > 0, 'refused records compared');
     assert.ok(pair.reverse > 0, 'biflow reverse records compared');
+  });
+
+  test('random templates of the elements the direct loop takes: most get it, and it gives the same rows', () => {
+    const before = rowLoopStats.direct;
+    const pair = randomTemplates(
+      ELEMENTS.filter(([id, , pen]) => pen === undefined && DIRECT_IDS.has(id)),
+      9197,
+      600,
+    );
+    assert.ok(rowLoopStats.direct - before > 100, `${rowLoopStats.direct - before} templates took the direct loop`);
+    assert.ok(pair.rows > 500, `${pair.rows} rows`);
+    assert.ok(pair.refused > 0, 'refused records compared');
+  });
+
+  test('the softflowd captures take the direct loop', () => {
+    const before = rowLoopStats.direct;
+    for (const file of ['softflowd-v9.pcap', 'softflowd-v10.pcap']) {
+      const pair = new Pair();
+      pcapPayloads(join(REPO_ROOT, 'bench', 'flows', 'captures', file)).forEach((p, i) => pair.feed(p, `${file} #${i}`));
+    }
+    assert.ok(rowLoopStats.direct > before, 'direct loops compiled for the softflowd templates');
   });
 });

@@ -15,6 +15,9 @@ export type Output = DecodeOutput & { options: OptionsRecord[] };
 /** Everything a set needs: the state, the packet it came in, and where results go. */
 export interface SetContext {
   readonly state: TemplateState;
+  /** The datagram (or IPFIX message) and a view of all of it; data sets are read within their bounds. */
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
   readonly exp: ExporterState;
   readonly packet: PacketContext;
   readonly version: 9 | 10;
@@ -106,7 +109,9 @@ export function packetContext(
 function decodeHeld(sc: SetContext, plan: TemplatePlan, held: HeldSet, offset: number): void {
   const h = held.header;
   const packet = packetContext(sc.state, sc.exp, sc.ctx, h.version, h.domainId, h.sequenceNumber, h.exportMs, h.sysUptimeMs);
-  const result = decodeDataSet(plan, held.body, held.offset, packet, sc.out.records, sc.out.options);
+  const body = held.body;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const result = decodeDataSet(plan, body, view, 0, body.length, held.offset, packet, sc.out.records, sc.out.options);
   if (result.issue) {
     // the set came in an earlier datagram: the issue points at the template that released it, and says
     // where in that earlier datagram parsing stopped
@@ -117,18 +122,21 @@ function decodeHeld(sc: SetContext, plan: TemplatePlan, held: HeldSet, offset: n
 }
 
 /**
- * A data set: decoded with its template, or held for it. Returns the data records decoded, -1 when the
- * template is missing (the count is then unknown, which matters to IPFIX sequence tracking).
+ * A data set, bytes `start` (its body, after the set header) to `end` of the datagram: decoded with its
+ * template, or held for it. Returns the data records decoded, -1 when the template is missing (the
+ * count is then unknown, which matters to IPFIX sequence tracking).
  */
-export function dataSet(sc: SetContext, templateId: number, body: Uint8Array, bodyOffset: number): number {
+export function dataSet(sc: SetContext, templateId: number, start: number, end: number): number {
   const { state, exp, packet } = sc;
   const plan = state.getTemplate(exp, templateKey(sc.version, packet.domainId, templateId));
   if (plan) {
-    const result = decodeDataSet(plan, body, bodyOffset, packet, sc.out.records, sc.out.options);
+    const result = decodeDataSet(plan, sc.bytes, sc.view, start, end, 0, packet, sc.out.records, sc.out.options);
     if (result.issue) sc.out.issues.push(result.issue);
     return result.records;
   }
   state.stats.missingTemplate++;
+  const body = sc.bytes.subarray(start, end);
+  const bodyOffset = start;
   const held = state.hold(exp, {
     templateKey: templateKey(sc.version, packet.domainId, templateId),
     templateId,

@@ -32,7 +32,7 @@ export function decodeV9(bytes: Uint8Array, ctx: DecodeContext, state: TemplateS
   const sourceId = view.getUint32(16);
   const exp = state.exporter(ctx.exporter);
   const packet = packetContext(state, exp, ctx, 9, sourceId, sequence, unixSeconds * 1000, sysUptimeMs);
-  const sc: SetContext = { state, exp, packet, version: 9, ctx, out };
+  const sc: SetContext = { state, bytes, view, exp, packet, version: 9, ctx, out };
 
   let pos = HEADER_LENGTH;
   while (pos < bytes.length) {
@@ -50,13 +50,15 @@ export function decodeV9(bytes: Uint8Array, ctx: DecodeContext, state: TemplateS
       issue(out, 'TRUNCATED', `flowset ${setId} of ${setLength} bytes runs past the end of the datagram`, pos, { setId });
       setEnd = bytes.length;
     }
-    const body = bytes.subarray(pos + SET_HEADER_LENGTH, setEnd);
-    if (body.length !== setEnd - pos - SET_HEADER_LENGTH) break; // subarray clamps; cannot happen after the checks above
     const bodyOffset = pos + SET_HEADER_LENGTH;
-    if (setId === TEMPLATE_SET) templateFlowset(sc, body, bodyOffset);
-    else if (setId === OPTIONS_TEMPLATE_SET) optionsTemplateFlowset(sc, body, bodyOffset);
-    else if (setId >= FIRST_DATA_SET) dataSet(sc, setId, body, bodyOffset);
-    else issue(out, 'MALFORMED', `reserved flowset id ${setId} skipped`, pos, { setId });
+    // data sets, the bulk, are read within their bounds of the datagram's view; template sets get a sub-view
+    if (setId >= FIRST_DATA_SET) dataSet(sc, setId, bodyOffset, setEnd);
+    else if (setId === TEMPLATE_SET || setId === OPTIONS_TEMPLATE_SET) {
+      const body = bytes.subarray(bodyOffset, setEnd);
+      if (body.length !== setEnd - bodyOffset) break; // subarray clamps; cannot happen after the checks above
+      if (setId === TEMPLATE_SET) templateFlowset(sc, body, bodyOffset);
+      else optionsTemplateFlowset(sc, body, bodyOffset);
+    } else issue(out, 'MALFORMED', `reserved flowset id ${setId} skipped`, pos, { setId });
     if (truncated) break;
     pos = setEnd;
   }
