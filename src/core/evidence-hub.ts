@@ -14,7 +14,7 @@ import { MemoryFlowStore } from '../evidence/memory/store.js';
 import { memoryFlowStoreConfigSchema } from '../evidence/memory/config.js';
 import { errorMessage } from './errors.js';
 import { MemoryObservationStore, observationStoreConfigSchema } from '../evidence/observations/store.js';
-import { ROW_BYTES, packedSamplerId, unpackFlows, type PackedFlows } from '../evidence/memory/rows.js';
+import { unpackFlows, type PackedFlows } from '../evidence/memory/rows.js';
 import { devicesConfigSchema } from '../devices/config.js';
 import { DeviceStateStore, deviceStoreOptions } from '../devices/store.js';
 import { Inventory } from '../devices/inventory.js';
@@ -102,14 +102,7 @@ export class EvidenceHub implements EvidenceSink {
   }
 
   private notePackedExporters(batch: PackedFlows): void {
-    const u32 = new Uint32Array(batch.data, 0, (batch.rows * ROW_BYTES) / 4);
-    const seen = new Set<number>();
-    let last = -1;
-    for (let o = 0; o < batch.rows; o++) {
-      const id = packedSamplerId(u32, o);
-      if (id !== last) seen.add((last = id));
-    }
-    for (const id of seen) {
+    for (const id of batch.samplerIds) {
       const address = batch.strings[id];
       if (address !== undefined) this.devices.noteFlowExporter(address);
     }

@@ -106,6 +106,8 @@ export interface PackedFlows {
   data: ArrayBuffer;
   /** Sampler addresses and next hops the rows refer to by id. */
   strings: string[];
+  /** The ids in `strings` of the sampler addresses (the exporters) of the rows, each once. */
+  samplerIds: number[];
   /** Records left out because an address is not an IP address, or another field is out of range: the store's refusals. */
   refusedAddress: number;
   refusedField: number;
@@ -184,6 +186,7 @@ export function packFlows(records: readonly FlowRecord[], scratch?: ArrayBuffer)
   const data = reuse ? scratch : new ArrayBuffer(records.length * ROW_BYTES);
   const v = rowViews(data);
   const strings: string[] = [];
+  const samplerIds: number[] = [];
   const ids = new Map<string, number>();
   let lastSampler = '';
   let lastSamplerId = -1;
@@ -207,6 +210,7 @@ export function packFlows(records: readonly FlowRecord[], scratch?: ArrayBuffer)
       if (r.samplerAddress !== lastSampler || lastSamplerId < 0) {
         lastSampler = r.samplerAddress;
         lastSamplerId = stringId(lastSampler);
+        if (!samplerIds.includes(lastSamplerId)) samplerIds.push(lastSamplerId);
       }
       const hop = stringId(r.nextHop);
       v.u32[rows * U32_STRIDE + U32_PACKED_SAMPLER] = lastSamplerId;
@@ -220,6 +224,7 @@ export function packFlows(records: readonly FlowRecord[], scratch?: ArrayBuffer)
     rows,
     data: reuse || rows === records.length ? data : data.slice(0, rows * ROW_BYTES),
     strings,
+    samplerIds,
     refusedAddress,
     refusedField,
   };
@@ -339,6 +344,7 @@ export class RowWriter {
   /** Records given to the writer (valid or refused), by FLOW_TYPES index. */
   readonly byType = [0, 0, 0, 0];
   private strings: string[] = [];
+  private samplerIds: number[] = [];
   private ids = new Map<string, number>();
   /** IPv4 next hop value → string id (this batch). */
   private v4Ids = new Map<number, number>();
@@ -411,6 +417,7 @@ export class RowWriter {
     if (samplerAddress !== this.lastSampler || this.lastSamplerId < 0) {
       this.lastSampler = samplerAddress;
       this.lastSamplerId = this.stringId(samplerAddress);
+      if (!this.samplerIds.includes(this.lastSamplerId)) this.samplerIds.push(this.lastSamplerId);
     }
     let hop: number;
     if (nextHopV4 === this.lastHopV4) hop = this.lastHopId;
@@ -507,6 +514,7 @@ export class RowWriter {
       rows: this.rows,
       data: this.data,
       strings: this.strings,
+      samplerIds: this.samplerIds,
       refusedAddress: this.refusedAddress,
       refusedField: this.refusedField,
     };
@@ -522,6 +530,7 @@ export class RowWriter {
     this.rows = this.refusedAddress = this.refusedField = 0;
     this.byType.fill(0);
     this.strings = [];
+    this.samplerIds = [];
     this.ids = new Map();
     this.v4Ids = new Map();
     this.lastSampler = '';

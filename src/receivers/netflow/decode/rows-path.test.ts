@@ -44,6 +44,7 @@ function sameRows(a: PackedFlows, b: PackedFlows, where: string): void {
   assert.equal(b.refusedAddress, a.refusedAddress, `${where}: refused (address)`);
   assert.equal(b.refusedField, a.refusedField, `${where}: refused (field)`);
   assert.deepEqual(b.strings, a.strings, `${where}: string table`);
+  assert.deepEqual(b.samplerIds, a.samplerIds, `${where}: sampler ids`);
   const x = new Uint8Array(a.data, 0, a.rows * ROW_BYTES);
   const y = new Uint8Array(b.data, 0, b.rows * ROW_BYTES);
   for (let i = 0; i < x.length; i++)
