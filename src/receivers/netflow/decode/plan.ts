@@ -7,38 +7,8 @@
  * an evidence store row instead (emitRow): no object and no address text at all.
  */
 import type { FieldValue, FlowRecord, FlowType } from '../../../model/flow.js';
-import {
-  F64_BYTES,
-  F64_END_US,
-  F64_EXPORT_US,
-  F64_PACKETS,
-  F64_RESOLUTION_NS,
-  F64_START_US,
-  F64_STRIDE,
-  META_DST_V6,
-  META_IPVERSION_SHIFT,
-  META_SRC_V6,
-  microsOf,
-  NO_FLOW_DIRECTION,
-  ROW_BYTES,
-  RowDraft,
-  U16_DESTINATION_PORT,
-  U16_META,
-  U16_SOURCE_PORT,
-  U16_SPARE,
-  U16_STRIDE,
-  U16_TCP_FLAGS,
-  U32_ADDR,
-  U32_INPUT_INTERFACE,
-  U32_OBSERVATION_DOMAIN,
-  U32_OUTPUT_INTERFACE,
-  U32_SAMPLING_RATE,
-  U32_SEQUENCE_NUMBER,
-  U32_STRIDE,
-  U8_FLOW_DIRECTION,
-  U8_PROTOCOL,
-  type RowWriter,
-} from '../../../evidence/memory/rows.js';
+import * as Row from '../../../evidence/memory/rows.js';
+import { microsOf, RowDraft, type RowWriter } from '../../../evidence/memory/rows.js';
 import { nanoToMicros } from '../../../evidence/store.js';
 import { REVERSE_PEN, type IeDef } from './registry.js';
 import type { DomainState } from './templates.js';
@@ -1588,31 +1558,31 @@ function compileDirectRowLoop(plan: TemplatePlan): RowLoop | null {
       const flowDirection = ${local('direction')};
       ${checks.length > 0 ? `if (${checks.join(' || ')}) { w.refusedField++; continue; }` : ''}
       const o = w.rows;
-      const a = o * ${U32_STRIDE};
-      ${words('srcV4', 'srcV6', U32_ADDR)}
-      ${words('dstV4', 'dstV6', U32_ADDR + 4)}
-      u32[a + ${U32_INPUT_INTERFACE}] = inputInterface;
-      u32[a + ${U32_OUTPUT_INTERFACE}] = outputInterface;
-      u32[a + ${U32_SAMPLING_RATE}] = samplingRate;
-      u32[a + ${U32_OBSERVATION_DOMAIN}] = domainId;
-      u32[a + ${U32_SEQUENCE_NUMBER}] = sequenceNumber;
-      const f = o * ${F64_STRIDE};
-      f64[f + ${F64_START_US}] = startUs;
-      f64[f + ${F64_END_US}] = endUs;
-      f64[f + ${F64_RESOLUTION_NS}] = startRes > endRes ? startRes : endRes;
-      f64[f + ${F64_EXPORT_US}] = exportUs;
-      f64[f + ${F64_BYTES}] = ${has('bytes') ? 'bytes' : '0'};
-      f64[f + ${F64_PACKETS}] = ${has('packets') ? 'packets' : '0'};
-      const h = o * ${U16_STRIDE};
-      u16[h + ${U16_SOURCE_PORT}] = sourcePort;
-      u16[h + ${U16_DESTINATION_PORT}] = destinationPort;
-      u16[h + ${U16_TCP_FLAGS}] = ${has('tcpFlags') ? 'tcpFlags < 0 ? 0 : tcpFlags' : '0'};
-      u16[h + ${U16_SPARE}] = 0;
-      u16[h + ${U16_META}] = typeCode | ((ipv === 0 ? 0 : ipv === 4 ? 1 : 2) << ${META_IPVERSION_SHIFT}) |
-        (srcFamily === 6 ? ${META_SRC_V6} : 0) | (dstFamily === 6 ? ${META_DST_V6} : 0);
-      const b = o * ${ROW_BYTES};
-      u8[b + ${U8_PROTOCOL}] = proto;
-      u8[b + ${U8_FLOW_DIRECTION}] = flowDirection === -1 ? ${NO_FLOW_DIRECTION} : flowDirection;
+      const a = o * ${Row.U32_STRIDE};
+      ${words('srcV4', 'srcV6', Row.U32_ADDR)}
+      ${words('dstV4', 'dstV6', Row.U32_ADDR + 4)}
+      u32[a + ${Row.U32_INPUT_INTERFACE}] = inputInterface;
+      u32[a + ${Row.U32_OUTPUT_INTERFACE}] = outputInterface;
+      u32[a + ${Row.U32_SAMPLING_RATE}] = samplingRate;
+      u32[a + ${Row.U32_OBSERVATION_DOMAIN}] = domainId;
+      u32[a + ${Row.U32_SEQUENCE_NUMBER}] = sequenceNumber;
+      const f = o * ${Row.F64_STRIDE};
+      f64[f + ${Row.F64_START_US}] = startUs;
+      f64[f + ${Row.F64_END_US}] = endUs;
+      f64[f + ${Row.F64_RESOLUTION_NS}] = startRes > endRes ? startRes : endRes;
+      f64[f + ${Row.F64_EXPORT_US}] = exportUs;
+      f64[f + ${Row.F64_BYTES}] = ${has('bytes') ? 'bytes' : '0'};
+      f64[f + ${Row.F64_PACKETS}] = ${has('packets') ? 'packets' : '0'};
+      const h = o * ${Row.U16_STRIDE};
+      u16[h + ${Row.U16_SOURCE_PORT}] = sourcePort;
+      u16[h + ${Row.U16_DESTINATION_PORT}] = destinationPort;
+      u16[h + ${Row.U16_TCP_FLAGS}] = ${has('tcpFlags') ? 'tcpFlags < 0 ? 0 : tcpFlags' : '0'};
+      u16[h + ${Row.U16_SPARE}] = 0;
+      u16[h + ${Row.U16_META}] = typeCode | ((ipv === 0 ? 0 : ipv === 4 ? 1 : 2) << ${Row.META_IPVERSION_SHIFT}) |
+        (srcFamily === 6 ? ${Row.META_SRC_V6} : 0) | (dstFamily === 6 ? ${Row.META_DST_V6} : 0);
+      const b = o * ${Row.ROW_BYTES};
+      u8[b + ${Row.U8_PROTOCOL}] = proto;
+      u8[b + ${Row.U8_FLOW_DIRECTION}] = flowDirection === -1 ? ${Row.NO_FLOW_DIRECTION} : flowDirection;
       w.commit(exporter, hop4, hopText, ipv4ToString);
     }
     return count;
