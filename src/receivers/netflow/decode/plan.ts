@@ -950,7 +950,7 @@ export function decodeDataSet(
   let count = 0;
   if (plan.fixedLength > 0 && !plan.options && !p.keepAllFields) {
     // the common case: fixed offsets, one bounds check per record, only the fields a FlowRecord uses
-    if (p.rows && compiledLoopsOn) {
+    if (p.rows && rowLoopMode !== 'off') {
       let loop = plan.rowLoop;
       if (loop === undefined) loop = plan.rowLoop = compileRowLoop(plan);
       if (loop !== null) return { records: loop(plan, view, bytes, start, end, p, p.rows, s) };
@@ -1330,19 +1330,17 @@ function roleStatement(role: number, off: number, len: number, locals = false): 
 }
 
 const compiledShapes = new Map<string, { loop: RowLoop; direct: boolean }>();
-let compiledLoopsOn = true;
 
 /**
  * Which record loop the rows path of fixed-length flow templates takes: `direct` (the default) the
  * direct loop where the template allows it, else the compiled scratch loop; `scratch` the compiled
- * scratch loop only; `off` the role-field loop. Tests and the bench compare them.
+ * scratch loop only; `off` the role-field loop. rows-path.test.ts compares them.
  */
 export type RowLoopMode = 'direct' | 'scratch' | 'off';
 let rowLoopMode: RowLoopMode = 'direct';
 
 export function useCompiledRowLoops(mode: RowLoopMode): void {
   rowLoopMode = mode;
-  compiledLoopsOn = mode !== 'off';
 }
 
 /** Templates (plans) given a direct loop and a compiled scratch loop so far (tests check which loop ran). */
