@@ -1,8 +1,9 @@
 /** Element values: address text (RFC 5952), integers of any length, times, strings, raw bytes. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mulberry32 } from '../../../testutil/prng.js';
 import { IeType } from './ie-types.js';
-import { decodeValue, ipv4ToString, ipv6ToString, ntpSecondsToUnix, readUnsigned } from './values.js';
+import { decodeValue, ipv4ToString, ipv6ToString, isoTime, ntpSecondsToUnix, readUnsigned } from './values.js';
 
 const value = (type: number, bytes: number[]): unknown => {
   const b = Uint8Array.from(bytes);
@@ -110,4 +111,23 @@ describe('other types', () => {
     b[0] = 9;
     assert.equal(v[0], 1);
   });
+});
+
+test('isoTime gives the text of Date.toISOString: day boundaries of 1970-9999, random instants, the edges', () => {
+  const check = (ms: number, nanos?: number): void => {
+    const text = new Date(ms).toISOString();
+    assert.equal(isoTime(ms, nanos), nanos === undefined ? text : `${text.slice(0, -4)}${String(nanos).padStart(9, '0')}Z`, `${ms}`);
+  };
+  const lastMs = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+  // every day to 2298, then every 13th (all months and leap days come round) to the end of 9999
+  for (let day = 0; day * 86_400_000 <= lastMs; day += day < 120_000 ? 1 : 13) {
+    check(day * 86_400_000);
+    check(day * 86_400_000 + 86_399_999);
+  }
+  const random = mulberry32(7011);
+  for (let i = 0; i < 100_000; i++) check(Math.floor(random() * (lastMs + 1)), i % 3 === 0 ? Math.floor(random() * 1e9) : undefined);
+  // outside the table-driven range: Date's own text (negative, years past 9999, fractions)
+  for (const ms of [-1, -86_400_001, lastMs + 1, 8.64e15, 1_700_000_000_000.5]) check(ms);
+  assert.equal(isoTime(Number.NaN), Number.NaN);
+  assert.equal(isoTime(8.64e15 + 1), 8.64e15 + 1);
 });
