@@ -128,17 +128,16 @@ function decodeHeld(sc: SetContext, plan: TemplatePlan, held: HeldSet, offset: n
  */
 export function dataSet(sc: SetContext, templateId: number, start: number, end: number): number {
   const { state, exp, packet } = sc;
-  const plan = state.getTemplate(exp, templateKey(sc.version, packet.domainId, templateId));
+  const key = templateKey(sc.version, packet.domainId, templateId);
+  const plan = state.getTemplate(exp, key);
   if (plan) {
     const result = decodeDataSet(plan, sc.bytes, sc.view, start, end, 0, packet, sc.out.records, sc.out.options);
     if (result.issue) sc.out.issues.push(result.issue);
     return result.records;
   }
   state.stats.missingTemplate++;
-  const body = sc.bytes.subarray(start, end);
-  const bodyOffset = start;
   const held = state.hold(exp, {
-    templateKey: templateKey(sc.version, packet.domainId, templateId),
+    templateKey: key,
     templateId,
     header: {
       version: sc.version,
@@ -147,14 +146,14 @@ export function dataSet(sc: SetContext, templateId: number, start: number, end: 
       exportMs: packet.exportMs,
       sysUptimeMs: packet.sysUptimeMs,
     },
-    body,
-    offset: bodyOffset,
+    body: sc.bytes.subarray(start, end),
+    offset: start,
   });
   issue(
     sc.out,
     'MISSING_TEMPLATE',
     `no template ${templateId} (yet) for domain ${packet.domainId}: ${held ? 'held' : 'dropped'}`,
-    bodyOffset - 4,
+    start - 4,
     {
       templateId,
       held: held ? 1 : 0,
