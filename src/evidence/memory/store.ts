@@ -180,6 +180,17 @@ function hashConnection(a: Uint32Array, at: number, portA: number, b: Uint32Arra
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** Links rows `from` to `to` of a chunk (at ring position `base`) into `heads`, each before the bucket's older rows. */
+function linkRows(chunk: Chunk, from: number, to: number, base: number, heads: Int32Array): void {
+  const { hashes, i32 } = chunk;
+  const mask = heads.length - 1;
+  for (let o = from; o < to; o++) {
+    const bucket = hashes[o]! & mask;
+    i32[o * U32_STRIDE + I32_NEXT] = heads[bucket]!;
+    heads[bucket] = base | o;
+  }
+}
+
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
@@ -310,7 +321,7 @@ export class MemoryFlowStore implements FlowStore {
       chunk.u8.set(src8.subarray(i * ROW_BYTES, j * ROW_BYTES), chunk.count * ROW_BYTES);
       // The run's rows get their ids and hashes first, then are linked in a loop of its own: short, so
       // that the processor keeps many of the index's cache misses in flight at once.
-      const { u16, u32, i32, f64, hashes } = chunk;
+      const { u16, u32, f64, hashes } = chunk;
       const from = chunk.count;
       const to = from + (j - i);
       let minStartUs = chunk.minStartUs;
@@ -337,17 +348,12 @@ export class MemoryFlowStore implements FlowStore {
       chunk.maxEndUs = maxEndUs;
       stored += to - from;
       const position = this.newest << this.chunkBits;
-      for (let o = from; o < to;) {
+      while (chunk.count < to) {
         // link up to the point where the index must grow (a rebuild reads the count of rows linked)
         const heads = this.heads;
-        const mask = heads.length - 1;
         const growAt = this.growBuckets && heads.length < this.maxBuckets ? heads.length : Infinity;
-        const stop = Math.min(to, o + Math.max(1, growAt + 1 - this.flows));
-        for (; o < stop; o++) {
-          const bucket = hashes[o]! & mask;
-          i32[o * U32_STRIDE + I32_NEXT] = heads[bucket]!;
-          heads[bucket] = position | o;
-        }
+        const stop = Math.min(to, chunk.count + Math.max(1, growAt + 1 - this.flows));
+        linkRows(chunk, chunk.count, stop, position, heads);
         this.flows += stop - chunk.count;
         chunk.count = stop;
         if (this.flows > growAt) this.rebuildIndex(heads.length * 2);
@@ -586,12 +592,6 @@ export class MemoryFlowStore implements FlowStore {
     if (this.closed) throw new NetspanError('EVIDENCE_CLOSED', 'the flow store is closed');
   }
 
-  private link(chunk: Chunk, offset: number, position: number, heads: Int32Array): void {
-    const bucket = chunk.hashes[offset]! & (heads.length - 1);
-    chunk.i32[offset * U32_STRIDE + I32_NEXT] = heads[bucket]!;
-    heads[bucket] = position;
-  }
-
   private openChunk(): Chunk {
     const slot = (this.newest + 1) % this.ring.length;
     if (this.ring[slot]) this.evictOldest('capacity'); // cannot happen while flows ≤ maxFlows; kept as a guard
@@ -642,7 +642,7 @@ export class MemoryFlowStore implements FlowStore {
     for (let i = 0, slot = this.oldest; i < this.liveChunks; i++, slot = (slot + 1) % this.ring.length) {
       const chunk = this.ring[slot]!;
       const base = slot << this.chunkBits;
-      for (let o = 0; o < chunk.count; o++) this.link(chunk, o, base | o, heads);
+      linkRows(chunk, 0, chunk.count, base, heads);
     }
     this.heads = heads;
   }
