@@ -41,6 +41,38 @@ describe('addresses', () => {
       assert.equal(ipv6ToString(v6(input), 0), text, input);
     }
   });
+
+  test('IPv6 text agrees with the WHATWG URL serializer (RFC 5952 but for IPv4-mapped), repeats and memo slots included', () => {
+    const random = mulberry32(5952);
+    // groups from a small set with many zeros, so that runs of zeros and repeated addresses are common
+    const groups = [0, 0, 0, 1, 0xdb8, 0x2001, 0xfe80, 0xffff, 0xabcd, 0x10];
+    const pool: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      const b = new Uint8Array(18); // at offset 1, with a byte either side
+      for (let g = 0; g < 8; g++) {
+        const v = groups[Math.floor(random() * groups.length)]!;
+        b[1 + 2 * g] = v >> 8;
+        b[2 + 2 * g] = v & 255;
+      }
+      pool.push(b);
+    }
+    for (let i = 0; i < 20_000; i++) {
+      const b = pool[Math.floor(random() * pool.length)]!;
+      const mapped = b.subarray(1, 11).every((x) => x === 0) && b[11] === 0xff && b[12] === 0xff;
+      if (mapped) continue;
+      const hex = Array.from({ length: 8 }, (_, g) => ((b[1 + 2 * g]! << 8) | b[2 + 2 * g]!).toString(16)).join(':');
+      assert.equal(ipv6ToString(b, 1), new URL(`http://[${hex}]/`).hostname.slice(1, -1), hex);
+    }
+  });
+
+  test('IPv4 text of random addresses, repeated (memo slots shared)', () => {
+    const random = mulberry32(791);
+    const pool = Array.from({ length: 500 }, () => Math.floor(random() * 2 ** 32));
+    for (let i = 0; i < 20_000; i++) {
+      const a = pool[Math.floor(random() * pool.length)]!;
+      assert.equal(ipv4ToString(a), [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.'));
+    }
+  });
 });
 
 describe('integers', () => {
@@ -126,6 +158,11 @@ test('isoTime gives the text of Date.toISOString: day boundaries of 1970-9999, r
   }
   const random = mulberry32(7011);
   for (let i = 0; i < 100_000; i++) check(Math.floor(random() * (lastMs + 1)), i % 3 === 0 ? Math.floor(random() * 1e9) : undefined);
+  // the per-second memo: instants of one second, and seconds that share its slots, alternating
+  for (let i = 0; i < 2_000; i++) {
+    const base = Math.floor(random() * (lastMs - 100_000));
+    for (const step of [0, 16_000, 1, 32_000, 999, 16_500, 0, 48_000]) check(base - (base % 1000) + step + (i % 7));
+  }
   // outside the table-driven range: Date's own text (negative, years past 9999, fractions)
   for (const ms of [-1, -86_400_001, lastMs + 1, 8.64e15, 1_700_000_000_000.5]) check(ms);
   assert.equal(isoTime(Number.NaN), Number.NaN);

@@ -9,39 +9,87 @@ import { IeType } from './ie-types.js';
 const DECIMAL = Array.from({ length: 256 }, (_, i) => String(i));
 const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+/** Hex of 0..255 without leading zeros. */
+const HEX1 = Array.from({ length: 256 }, (_, i) => i.toString(16));
+
+/*
+ * Address text memos: a few slots of recent addresses and their text, picked by a hash of the
+ * address and checked against all of it, so a hit is always right. A record's addresses are made
+ * into text twice when every field is kept (the element and the record's own field), and flows
+ * repeat their servers' addresses. Slot 0's initial key (all zero) holds the text of all zeros.
+ */
+const MEMO_SLOTS = 64;
+const v4Keys = new Uint32Array(MEMO_SLOTS);
+const v4Texts: string[] = new Array<string>(MEMO_SLOTS).fill('0.0.0.0');
+const v6Keys = new Int32Array(MEMO_SLOTS * 4);
+const v6Texts: string[] = new Array<string>(MEMO_SLOTS).fill('::');
+
 /** Dotted quad of a 32-bit unsigned address. */
 export function ipv4ToString(a: number): string {
-  return `${DECIMAL[a >>> 24]}.${DECIMAL[(a >>> 16) & 255]}.${DECIMAL[(a >>> 8) & 255]}.${DECIMAL[a & 255]}`;
+  const slot = Math.imul(a, 0x9e3779b1) >>> 26;
+  if (v4Keys[slot] === a) return v4Texts[slot]!;
+  const text = `${DECIMAL[a >>> 24]}.${DECIMAL[(a >>> 16) & 255]}.${DECIMAL[(a >>> 8) & 255]}.${DECIMAL[a & 255]}`;
+  v4Keys[slot] = a;
+  v4Texts[slot] = text;
+  return text;
 }
+
+/** Text of one group of an IPv6 address: hex without leading zeros. */
+const group = (hi: number, lo: number): string => (hi === 0 ? HEX1[lo]! : HEX1[hi]! + HEX2[lo]!);
 
 /** RFC 5952 text of the 16-byte IPv6 address at `off` (longest zero run compressed, IPv4-mapped dotted). */
 export function ipv6ToString(bytes: Uint8Array, off: number): string {
-  const g = [0, 0, 0, 0, 0, 0, 0, 0];
-  for (let i = 0; i < 8; i++) g[i] = ((bytes[off + 2 * i] ?? 0) << 8) | (bytes[off + 2 * i + 1] ?? 0);
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${DECIMAL[(g[6] ?? 0) >> 8]}.${DECIMAL[(g[6] ?? 0) & 255]}.${DECIMAL[(g[7] ?? 0) >> 8]}.${DECIMAL[(g[7] ?? 0) & 255]}`;
+  if (off < 0 || off + 16 > bytes.length) return ipv6Text(bytes, off);
+  const w0 = (bytes[off]! << 24) | (bytes[off + 1]! << 16) | (bytes[off + 2]! << 8) | bytes[off + 3]!;
+  const w1 = (bytes[off + 4]! << 24) | (bytes[off + 5]! << 16) | (bytes[off + 6]! << 8) | bytes[off + 7]!;
+  const w2 = (bytes[off + 8]! << 24) | (bytes[off + 9]! << 16) | (bytes[off + 10]! << 8) | bytes[off + 11]!;
+  const w3 = (bytes[off + 12]! << 24) | (bytes[off + 13]! << 16) | (bytes[off + 14]! << 8) | bytes[off + 15]!;
+  const slot = Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ w3, 0x9e3779b1) >>> 26;
+  const k = slot * 4;
+  if (v6Keys[k] === w0 && v6Keys[k + 1] === w1 && v6Keys[k + 2] === w2 && v6Keys[k + 3] === w3) return v6Texts[slot]!;
+  const text = ipv6Text(bytes, off);
+  v6Keys[k] = w0;
+  v6Keys[k + 1] = w1;
+  v6Keys[k + 2] = w2;
+  v6Keys[k + 3] = w3;
+  v6Texts[slot] = text;
+  return text;
+}
+
+/** ipv6ToString without the memo (bytes past the end read as zero). */
+function ipv6Text(bytes: Uint8Array, off: number): string {
+  const b = (i: number): number => bytes[off + i] ?? 0;
+  if ((b(0) | b(1) | b(2) | b(3) | b(4) | b(5) | b(6) | b(7) | b(8) | b(9)) === 0 && b(10) === 0xff && b(11) === 0xff) {
+    return `::ffff:${DECIMAL[b(12)]}.${DECIMAL[b(13)]}.${DECIMAL[b(14)]}.${DECIMAL[b(15)]}`;
   }
+  // the longest run of zero groups (the first of equal ones); a single zero group is not compressed (RFC 5952 §4.2.2)
   let bestStart = -1;
-  let bestLen = 1; // a single zero group is not compressed (RFC 5952 §4.2.2)
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
+  let bestLength = 1;
+  let runStart = -1;
+  for (let i = 0; i <= 8; i++) {
+    if (i < 8 && (b(2 * i) | b(2 * i + 1)) === 0) {
+      if (runStart < 0) runStart = i;
+    } else if (runStart >= 0) {
+      if (i - runStart > bestLength) {
+        bestStart = runStart;
+        bestLength = i - runStart;
+      }
+      runStart = -1;
+    }
+  }
+  let text = '';
+  let colon = false;
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::';
+      i += bestLength - 1;
+      colon = false;
       continue;
     }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
+    if (colon) text += ':';
+    text += group(b(2 * i), b(2 * i + 1));
+    colon = true;
   }
-  const hex = (i: number): string => (g[i] ?? 0).toString(16);
-  if (bestStart < 0) return `${hex(0)}:${hex(1)}:${hex(2)}:${hex(3)}:${hex(4)}:${hex(5)}:${hex(6)}:${hex(7)}`;
-  let text = '';
-  for (let i = 0; i < bestStart; i++) text += (i ? ':' : '') + hex(i);
-  text += '::';
-  for (let i = bestStart + bestLen; i < 8; i++) text += (i > bestStart + bestLen ? ':' : '') + hex(i);
   return text;
 }
 
@@ -153,6 +201,10 @@ const PAD3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 /** The date part of the last day isoText formatted: flows of one export share their days. */
 let lastDay = -1;
 let lastDayText = '';
+/** The text up to the milliseconds of recent seconds, by second modulo SECOND_SLOTS (a flow's start and end differ). */
+const SECOND_SLOTS = 16;
+const slotSeconds = new Float64Array(SECOND_SLOTS).fill(-1);
+const slotTexts: string[] = new Array<string>(SECOND_SLOTS).fill('');
 
 /**
  * Date.toISOString of an integer Unix time in 1970..9999 without a Date (whose text V8 formats with
@@ -160,6 +212,9 @@ let lastDayText = '';
  * (H. Hinnant's days-to-civil algorithm), then the time of day from tables.
  */
 function isoText(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  const slot = second & (SECOND_SLOTS - 1);
+  if (slotSeconds[slot] === second) return slotTexts[slot]! + PAD3[ms - second * 1000]! + 'Z';
   const day = Math.floor(ms / MS_PER_DAY);
   if (day !== lastDay) {
     const z = day + 719_468;
@@ -176,12 +231,13 @@ function isoText(ms: number): string {
     lastDay = day;
     lastDayText = `${PAD2[Math.floor(year / 100)]}${PAD2[year % 100]}-${PAD2[month]}-${PAD2[d]}T`;
   }
-  let rest = ms - day * MS_PER_DAY;
-  const milli = rest % 1000;
-  rest = (rest - milli) / 1000;
-  const second = rest % 60;
-  rest = (rest - second) / 60;
-  return `${lastDayText}${PAD2[(rest - (rest % 60)) / 60]}:${PAD2[rest % 60]}:${PAD2[second]}.${PAD3[milli]}Z`;
+  let rest = second - day * 86_400;
+  const secondOfMinute = rest % 60;
+  rest = (rest - secondOfMinute) / 60;
+  const text = `${lastDayText}${PAD2[(rest - (rest % 60)) / 60]}:${PAD2[rest % 60]}:${PAD2[secondOfMinute]}.`;
+  slotSeconds[slot] = second;
+  slotTexts[slot] = text;
+  return text + PAD3[ms - second * 1000]! + 'Z';
 }
 
 /** ISO-8601 text of a Unix time, with 9 fraction digits when `nanos` (0..999999999) is given. */
