@@ -13,7 +13,19 @@ import { nanoToMicros } from '../../../evidence/store.js';
 import { REVERSE_PEN, type IeDef } from './registry.js';
 import type { DomainState } from './templates.js';
 import type { DecodeIssue, OptionsRecord } from './types.js';
-import { decodeValue, ipv4ToString, ipv6ToString, ntpFractionToNanos, ntpSecondsToUnix, readUnsigned, unixNanos } from './values.js';
+import {
+  decodeValue,
+  ipv4ToString,
+  ipv6ToString,
+  millisecondsTime,
+  ntpFractionToNanos,
+  ntpSecondsToUnix,
+  readUnsigned,
+  secondsTime,
+  unixNanos,
+  unsignedValue,
+} from './values.js';
+import { IeType } from './ie-types.js';
 
 /** Field length that announces a variable-length element (RFC 7011 §7). */
 export const VARIABLE_LENGTH = 65535;
@@ -220,6 +232,8 @@ export interface TemplatePlan {
   readonly roleFields: readonly RoleField[];
   /** The compiled rows loop (compileRowLoop), made on first use; null: this template keeps the loop. */
   rowLoop?: RowLoop | null;
+  /** The compiled loop of records with every field kept (compileAllFieldsLoop), made on first use; null: the general loop. */
+  allFieldsLoop?: AllFieldsLoop | null;
 }
 
 export interface RoleField {
@@ -971,6 +985,11 @@ export function decodeDataSet(
     }
     return { records: count };
   }
+  if (p.keepAllFields && !p.rows && plan.fixedLength > 0 && !plan.options && rowLoopMode !== 'off') {
+    let loop = plan.allFieldsLoop;
+    if (loop === undefined) loop = plan.allFieldsLoop = compileAllFieldsLoop(plan);
+    if (loop !== null) return { records: loop(plan, view, bytes, start, end, p, records, s) };
+  }
   while (end - pos >= plan.minLength) {
     const recordStart = pos;
     let values: Record<string, FieldValue> | undefined;
@@ -1387,6 +1406,118 @@ function compileScratchRowLoop(plan: TemplatePlan): RowLoop {
   };`;
   return new Function('applyRole', 'emitRow', source)(applyRole, emitRow) as RowLoop;
 }
+
+/*
+ * The all-fields loop (keepAllFields: `netspan decode`, OTLP logs) of a fixed-length flow template:
+ * the scratch loop's role statements, then the record's `fields` as one object literal of the
+ * template's element names, each value read by an expression for its type and length at its fixed
+ * offset. One literal per template gives every record's `fields` the same shape, where keyed stores
+ * name by name made V8 look each name up. The names are the registry's (or `<pen>.<id>` of numbers),
+ * never text of the datagram, and go into the code as JSON string literals. rows-path.test.ts
+ * compares the loop with the general one record for record.
+ */
+
+/** The records of a data set with every field kept, appended to `records`; returns the records read. */
+type AllFieldsLoop = (
+  plan: TemplatePlan,
+  view: DataView,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  p: PacketContext,
+  records: FlowRecord[],
+  s: Scratch,
+) => number;
+
+/** decodeValue(type, view, bytes, pos + off, len) as an expression, specialised where the type and length allow. */
+function valueExpression(type: number, off: number, len: number): string {
+  const at = `pos + ${off}`;
+  switch (type) {
+    case IeType.unsigned8:
+    case IeType.unsigned16:
+    case IeType.unsigned32:
+    case IeType.unsigned64:
+      if (len === 8) return `unsignedValue(view, ${at}, 8)`;
+      return unsignedExpression(off, len) ?? `decodeValue(${type}, view, bytes, ${at}, ${len})`;
+    case IeType.ipv4Address:
+      if (len === 4) return `ipv4ToString(view.getUint32(${at}))`;
+      break;
+    case IeType.ipv6Address:
+      if (len === 16) return `ipv6ToString(bytes, ${at})`;
+      break;
+    case IeType.dateTimeSeconds:
+      if (len >= 1 && len <= 4) return `secondsTime(${unsignedExpression(off, len)!})`;
+      break;
+    case IeType.dateTimeMilliseconds:
+      if (len >= 1 && len <= 8) return `millisecondsTime(${unsignedExpression(off, len)!})`;
+      break;
+  }
+  return `decodeValue(${type}, view, bytes, ${at}, ${len})`;
+}
+
+const compiledAllFieldsShapes = new Map<string, AllFieldsLoop>();
+
+/** The all-fields loop of a fixed-length flow template (see above), or null when it keeps the general loop. */
+function compileAllFieldsLoop(plan: TemplatePlan): AllFieldsLoop | null {
+  const length = plan.fixedLength;
+  if (plan.options || !isSmallInt(length, 65535) || length === 0 || plan.fields.length > MAX_COMPILED_FIELDS) return null;
+  const shape: (number | string)[] = [length, plan.biflow ? 1 : 0];
+  const properties: string[] = [];
+  let offset = 0;
+  for (const f of plan.fields) {
+    const type = f.def.type;
+    if (!isSmallInt(f.length, 65535) || !isSmallInt(type, 255) || typeof f.name !== 'string') return null;
+    // a literal's "__proto__" key would set the prototype instead of a property
+    if (!f.skip) {
+      if (f.name === '__proto__') return null;
+      properties.push(`${JSON.stringify(f.name)}: ${valueExpression(type, offset, f.length)}`);
+    }
+    shape.push(f.name, type, f.length, f.skip ? 1 : 0);
+    offset += f.length;
+  }
+  for (const f of plan.roleFields) {
+    if (!isSmallInt(f.role, R.REV_FLOW_DELTA_MILLISECONDS) || !isSmallInt(f.offset, 65535)) return null;
+    shape.push(f.role, f.offset);
+  }
+  const key = JSON.stringify(shape);
+  let loop = compiledAllFieldsShapes.get(key);
+  if (!loop) {
+    const statements = plan.roleFields.map((f) => roleStatement(f.role, f.offset, f.length)).join('\n      ');
+    const source = `"use strict";
+  return function compiledAllFieldsLoop(plan, view, bytes, start, end, p, records, s) {
+    let count = 0;
+    let v = 0;
+    for (let pos = start; end - pos >= ${length}; pos += ${length}) {
+      s.reset();
+      ${plan.biflow ? 's.resetReverse();' : ''}
+      ${statements}
+      emitFlow(plan, s, p, bytes, {
+        ${properties.join(',\n        ')}
+      }, records);
+      count++;
+    }
+    return count;
+  };`;
+    loop = new Function(
+      'applyRole',
+      'emitFlow',
+      'decodeValue',
+      'unsignedValue',
+      'ipv4ToString',
+      'ipv6ToString',
+      'secondsTime',
+      'millisecondsTime',
+      source,
+    )(applyRole, emitFlow, decodeValue, unsignedValue, ipv4ToString, ipv6ToString, secondsTime, millisecondsTime) as AllFieldsLoop;
+    if (compiledAllFieldsShapes.size >= MAX_COMPILED_SHAPES) compiledAllFieldsShapes.clear();
+    compiledAllFieldsShapes.set(key, loop);
+  }
+  allFieldsLoopStats.compiled++;
+  return loop;
+}
+
+/** Templates given a compiled all-fields loop so far (tests check that it ran). */
+export const allFieldsLoopStats = { compiled: 0 };
 
 /*
  * The direct loop: for the templates most exporters send (addresses, ports, protocol, flags,

@@ -17,7 +17,7 @@ import { decodePacket, readPcap } from '../../../capture/index.js';
 import { packFlows, RowWriter, ROW_BYTES, type PackedFlows } from '../../../evidence/memory/rows.js';
 import { decodeNetflow } from './decode.js';
 import { TemplateState } from './templates.js';
-import { rowLoopStats, useCompiledRowLoops } from './plan.js';
+import { allFieldsLoopStats, rowLoopStats, useCompiledRowLoops } from './plan.js';
 import {
   Bytes,
   GOFLOW_V5,
@@ -57,12 +57,16 @@ const withoutFlowIndex = (out: DecodeOutput) => (out.options ?? []).map(({ flowI
 class Pair {
   private readonly objects = new TemplateState();
   private readonly rowState = new TemplateState();
-  /** keepAllFields on takes the general record loop (applyRole only): its records, fields aside, must be the same. */
+  /** keepAllFields on (the compiled all-fields loop where it applies): its records, fields aside, must be the same. */
   private readonly allState = new TemplateState();
+  /** keepAllFields on with no compiled loops (the general loop): the same records as the compiled all-fields loop, fields included. */
+  private readonly allGeneralState = new TemplateState();
   private readonly writer = new RowWriter(4);
   /** The rows path with the compiled scratch loops only, and with no compiled loops (the role-field loop): the same rows, byte for byte. */
   private readonly other = (['scratch', 'off'] as const).map((mode) => ({ mode, state: new TemplateState(), writer: new RowWriter(4) }));
   records = 0;
+  /** Records decoded with every field kept. */
+  allFields = 0;
   rows = 0;
   refused = 0;
   reverse = 0;
@@ -82,6 +86,20 @@ class Pair {
       }
     }
     const all = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: true, receivedAtUnixNano }, this.allState);
+    useCompiledRowLoops('off');
+    try {
+      const general = decodeNetflow(bytes, { exporter: EXPORTER, keepAllFields: true, receivedAtUnixNano }, this.allGeneralState);
+      assert.deepEqual(all, general, `${where}: every field kept, the compiled loops give the general loop's output`);
+      for (let i = 0; i < all.records.length; i++)
+        assert.deepEqual(
+          Object.keys(all.records[i]!.fields ?? {}),
+          Object.keys(general.records[i]!.fields ?? {}),
+          `${where}: record ${i}: fields in the template's order`,
+        );
+    } finally {
+      useCompiledRowLoops('direct');
+    }
+    this.allFields += all.records.length;
     assert.deepEqual(
       all.records.map(({ fields: _, ...r }) => r),
       a.records,
@@ -178,6 +196,35 @@ const ELEMENTS: [number, number[], number?][] = [
   [22, [4], 29305],
   [21, [4], 6871],
   [210, [3]],
+];
+
+/** Elements of every abstract data type for `fields` (strings, MACs, floats, signed, booleans, octets, NTP times, enterprise ones, unknown ones). */
+const VALUE_ELEMENTS: [number, number[], number?][] = [
+  [8, [4]],
+  [12, [4]],
+  [27, [16]],
+  [56, [6, 4]],
+  [82, [8, 16, 3]],
+  [94, [32]],
+  [5, [1, 2]],
+  [276, [1, 2]],
+  [311, [8, 4, 3]],
+  [434, [4, 2, 3, 8]],
+  [313, [12]],
+  [70, [3]],
+  [154, [8, 4]],
+  [156, [8]],
+  [150, [4, 2, 8]],
+  [152, [8, 6, 4]],
+  [1, [8, 3, 5]],
+  [2, [8, 7]],
+  [10, [2, 4]],
+  [7, [2]],
+  [210, [3]],
+  [1, [8], 29305],
+  [6, [2], 29305],
+  [21, [4], 6871],
+  [7, [4], 12345],
 ];
 
 /** Elements of the templates the direct loop takes (no sampling fields, sub-millisecond, delta, duration or observation times, nor reverse elements). */
@@ -325,12 +372,21 @@ describe('NetFlow/IPFIX row path: the same rows as packFlows of the records', ()
     assert.ok(pair.refused > 0, 'refused records compared');
   });
 
-  test('the softflowd captures take the direct loop', () => {
+  test('random templates of every value type: the compiled all-fields loop gives the general loop\'s records and fields', () => {
+    const before = allFieldsLoopStats.compiled;
+    const pair = randomTemplates(VALUE_ELEMENTS, 7012, 400);
+    assert.ok(allFieldsLoopStats.compiled - before > 100, `${allFieldsLoopStats.compiled - before} templates took the all-fields loop`);
+    assert.ok(pair.allFields > 500, `${pair.allFields} records compared`);
+  });
+
+  test('the softflowd captures take the direct loop and the all-fields loop', () => {
     const before = rowLoopStats.direct;
+    const allBefore = allFieldsLoopStats.compiled;
     for (const file of ['softflowd-v9.pcap', 'softflowd-v10.pcap']) {
       const pair = new Pair();
       pcapPayloads(join(REPO_ROOT, 'bench', 'flows', 'captures', file)).forEach((p, i) => pair.feed(p, `${file} #${i}`));
     }
     assert.ok(rowLoopStats.direct > before, 'direct loops compiled for the softflowd templates');
+    assert.ok(allFieldsLoopStats.compiled > allBefore, 'all-fields loops compiled for the softflowd templates');
   });
 });

@@ -126,7 +126,7 @@ export function readUnsigned(view: DataView, off: number, len: number): number {
 }
 
 /** Unsigned integer of 1..8 bytes, exact: a number when safe, a bigint above 2^53. */
-function unsignedValue(view: DataView, off: number, len: number): number | bigint {
+export function unsignedValue(view: DataView, off: number, len: number): number | bigint {
   if (len === 8) {
     const hi = view.getUint32(off);
     if (hi < 0x200000) return hi * 4294967296 + view.getUint32(off + 4);
@@ -273,7 +273,11 @@ function stringValue(bytes: Uint8Array, off: number, len: number): string {
   return utf8.decode(bytes.subarray(off, end));
 }
 
-const zeroOr = (v: number, time: (v: number) => FieldValue): FieldValue => (v === 0 ? 0 : time(v));
+// a zero time means "not set" (logstash and Wireshark show 0 too), not 1970 or 2036
+/** The value of a dateTimeSeconds element. */
+export const secondsTime = (v: number): FieldValue => (v === 0 ? 0 : isoTime(v * 1000));
+/** The value of a dateTimeMilliseconds element. */
+export const millisecondsTime = (v: number): FieldValue => (v === 0 ? 0 : isoTime(v));
 
 /** The value of one element for FlowRecord.fields / options records. Raw bytes are copied (the datagram buffer is not ours). */
 export function decodeValue(type: number, view: DataView, bytes: Uint8Array, off: number, len: number): FieldValue {
@@ -307,12 +311,11 @@ export function decodeValue(type: number, view: DataView, bytes: Uint8Array, off
       break;
     case IeType.string:
       return stringValue(bytes, off, len);
-    // a zero time means "not set" (logstash and Wireshark show 0 too), not 1970 or 2036
     case IeType.dateTimeSeconds:
-      if (len >= 1 && len <= 4) return zeroOr(readUnsigned(view, off, len), (v) => isoTime(v * 1000));
+      if (len >= 1 && len <= 4) return secondsTime(readUnsigned(view, off, len));
       break;
     case IeType.dateTimeMilliseconds:
-      if (len >= 1 && len <= 8) return zeroOr(readUnsigned(view, off, len), isoTime);
+      if (len >= 1 && len <= 8) return millisecondsTime(readUnsigned(view, off, len));
       break;
     case IeType.dateTimeMicroseconds:
     case IeType.dateTimeNanoseconds:
