@@ -16,8 +16,9 @@
  * Index. A hash of the unordered connection key (both ends, address and port, so both
  * directions land in one bucket) picks a bucket; `heads` holds the newest row of each bucket,
  * each row the next older row of its bucket (`next`, a row position slot × chunkRows + offset).
- * Each read checks the quartet and time, so collisions cost time, never correctness. Buckets
- * double (rebuilding the chains) while there are more flows than buckets: 4 to 8 bytes a flow.
+ * Each read checks the quartet and time, so collisions cost time, never correctness. There are
+ * as many buckets as maxFlows (a power of two) up to 2^21 from the start; beyond that they double
+ * (rebuilding the chains) while there are more flows than buckets: 4 to 8 bytes a flow.
  *
  * Eviction is whole chunks, the oldest first: by age when every flow of the oldest chunk has
  * ended before now − retention (a chunk holding one far-future flow stays until capacity takes
@@ -98,7 +99,12 @@ export { ROW_BYTES };
 
 const MIN_CHUNK_ROWS = 16;
 const MAX_CHUNK_ROWS = 32_768;
-const INITIAL_BUCKETS = 1024;
+/**
+ * Buckets from the start, up to this many (8 MB of heads): a store of the default size never
+ * rebuilds its index, which at a million flows stalls the inserting thread for tens of ms while
+ * flows arrive at millions a second. Larger stores still double from here.
+ */
+const MAX_INITIAL_BUCKETS = 1 << 21;
 /** insert() keeps its packing buffer up to this size (about 35k records); larger batches get a fresh one. */
 const MAX_SCRATCH_BYTES = 4 << 20;
 /** Rough heap cost of a dictionary entry beyond its text (Map entry, array slot, string header). */
@@ -263,7 +269,7 @@ export class MemoryFlowStore implements FlowStore {
       throw new NetspanError('EVIDENCE_BAD_OPTION', `buckets must be a power of two, not ${options.buckets}`);
     this.maxBuckets = options.buckets ?? nextPowerOfTwo(maxFlows);
     this.growBuckets = options.buckets === undefined;
-    this.heads = new Int32Array(options.buckets ?? Math.min(INITIAL_BUCKETS, this.maxBuckets)).fill(-1);
+    this.heads = new Int32Array(options.buckets ?? Math.min(MAX_INITIAL_BUCKETS, this.maxBuckets)).fill(-1);
 
     this.now = options.now ?? Date.now;
     this.metrics = options.metrics ? new FlowStoreMetrics(options.metrics, options.id ?? 'memory') : undefined;
