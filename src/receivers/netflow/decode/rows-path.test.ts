@@ -372,7 +372,7 @@ describe('NetFlow/IPFIX row path: the same rows as packFlows of the records', ()
     assert.ok(pair.refused > 0, 'refused records compared');
   });
 
-  test('random templates of every value type: the compiled all-fields loop gives the general loop\'s records and fields', () => {
+  test("random templates of every value type: the compiled all-fields loop gives the general loop's records and fields", () => {
     const before = allFieldsLoopStats.compiled;
     const pair = randomTemplates(VALUE_ELEMENTS, 7012, 400);
     assert.ok(allFieldsLoopStats.compiled - before > 100, `${allFieldsLoopStats.compiled - before} templates took the all-fields loop`);
