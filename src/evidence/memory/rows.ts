@@ -88,7 +88,7 @@ export interface RowViews {
   u8: Uint8Array;
 }
 
-export function rowViews(buffer: ArrayBufferLike): RowViews {
+export function rowViews(buffer: ArrayBuffer): RowViews {
   return {
     f64: new Float64Array(buffer),
     u32: new Uint32Array(buffer),
@@ -98,23 +98,12 @@ export function rowViews(buffer: ArrayBufferLike): RowViews {
   };
 }
 
-/**
- * Memory of packed rows: an ArrayBuffer (transferred between threads) or a SharedArrayBuffer
- * (posted without a transfer: see RowWriter's `shared`).
- */
-export type RowBuffer = ArrayBuffer | SharedArrayBuffer;
-
-/** What to list in postMessage's transfer list for row buffers: the ArrayBuffers (shared ones are posted as they are). */
-export function transferableRows(buffers: readonly RowBuffer[]): ArrayBuffer[] {
-  return buffers.filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-}
-
 /** Flow records as rows, ready to be transferred and inserted (see the file comment). */
 export interface PackedFlows {
   /** Valid records packed. */
   rows: number;
-  /** The rows, in its first rows × ROW_BYTES bytes (transferable, or shared). */
-  data: RowBuffer;
+  /** The rows, in its first rows × ROW_BYTES bytes (transferable). */
+  data: ArrayBuffer;
   /** Sampler addresses and next hops the rows refer to by id. */
   strings: string[];
   /** The ids in `strings` of the sampler addresses (the exporters) of the rows, each once. */
@@ -343,7 +332,7 @@ export class RowDraft {
  * into one buffer that `take` hands over (transferable) before starting a fresh one.
  */
 export class RowWriter {
-  private data: RowBuffer;
+  private data: ArrayBuffer;
   f64!: Float64Array;
   u32!: Uint32Array;
   u16!: Uint16Array;
@@ -369,22 +358,11 @@ export class RowWriter {
   private lastHopTextId = -1;
   private capacity: number;
   /** Row buffers handed back after the store copied them (recycle), written again instead of allocating. */
-  private readonly pool: RowBuffer[] = [];
-  private readonly allocate: (bytes: number) => RowBuffer;
+  private readonly pool: ArrayBuffer[] = [];
 
-  /**
-   * `shared`: the rows go into SharedArrayBuffers. A decoding worker posts those to the main
-   * thread and gets them back without transferring them: V8 counts each transferred-in
-   * ArrayBuffer as new external memory, and at millions of rows a second that alone started a
-   * full garbage collection on both threads about every 100 ms.
-   */
-  constructor(
-    private readonly initialRows = 1024,
-    options: { shared?: boolean } = {},
-  ) {
-    this.allocate = options.shared ? (bytes) => new SharedArrayBuffer(bytes) : (bytes) => new ArrayBuffer(bytes);
+  constructor(private readonly initialRows = 1024) {
     this.capacity = initialRows;
-    this.data = this.allocate(initialRows * ROW_BYTES);
+    this.data = new ArrayBuffer(initialRows * ROW_BYTES);
     this.views();
   }
 
@@ -414,7 +392,7 @@ export class RowWriter {
     if (this.capacity - this.rows >= n) return;
     let capacity = this.capacity * 2;
     while (capacity - this.rows < n) capacity *= 2;
-    const grown = this.allocate(capacity * ROW_BYTES);
+    const grown = new ArrayBuffer(capacity * ROW_BYTES);
     new Uint8Array(grown).set(this.u8);
     this.data = grown;
     this.capacity = capacity;
@@ -523,7 +501,7 @@ export class RowWriter {
   }
 
   /** A buffer of an earlier `take` that is no longer read: reused for later rows (every byte of a row is rewritten). */
-  recycle(buffer: RowBuffer): void {
+  recycle(buffer: ArrayBuffer): void {
     if (this.pool.length < 4 && buffer.byteLength >= this.initialRows * ROW_BYTES && buffer.byteLength % ROW_BYTES === 0)
       this.pool.push(buffer);
   }
@@ -546,7 +524,7 @@ export class RowWriter {
       this.capacity = pooled.byteLength / ROW_BYTES;
     } else {
       this.capacity = Math.max(this.initialRows, nextPow2(this.rows));
-      this.data = this.allocate(this.capacity * ROW_BYTES);
+      this.data = new ArrayBuffer(this.capacity * ROW_BYTES);
     }
     this.views();
     this.rows = this.refusedAddress = this.refusedField = 0;

@@ -32,8 +32,9 @@
  * rebuilding the index does not hash its rows again; and insertPacked copies the runs of rows
  * that fit the chunk in one go before linking them.
  *
- * Measured at 1 M flows: 130 bytes a flow (120 row, 4 hash, 4.2 index, 1.9 the unfilled part of
- * the newest chunk), see bytesPerFlow in stats(); about 1 M inserts/s and a few µs per query.
+ * At capacity about 130 bytes a flow (120 row, 4 hash, 4.2 index, 1.9 the unfilled part of the
+ * newest chunk), see bytesPerFlow in stats() and memory.test.ts; the index is there whole from the
+ * start (8 MB at the default 2 M flows), so a store filled to half has 8.4 bytes of it a flow.
  */
 import { NetspanError } from '../../core/errors.js';
 import type { SelfMetrics } from '../../core/telemetry/metrics.js';

@@ -5,7 +5,7 @@
  * store takes them, or as FlowRecord objects by structured clone when a logs pipeline needs them.
  */
 import type { FlowRecord, InterfaceCounters } from '../../model/flow.js';
-import { packFlows, type PackedFlows, type RowBuffer, type RowWriter } from '../../evidence/memory/rows.js';
+import { packFlows, type PackedFlows, type RowWriter } from '../../evidence/memory/rows.js';
 import type { DecodeIssue } from './decode/types.js';
 import type { DecoderSession } from './session.js';
 
@@ -19,7 +19,7 @@ export interface DatagramBatch {
   /** Holds the datagrams (and possibly unused room after them: a reused buffer). */
   data: ArrayBuffer;
   /** Row buffers of earlier replies that the evidence store has copied: the worker writes rows into them again. */
-  spareRows?: RowBuffer[];
+  spareRows?: ArrayBuffer[];
 }
 
 export interface WorkerSetup {
@@ -53,7 +53,7 @@ export interface StopReceiving {
 
 /** Row buffers the evidence store has copied, back to the worker that reads its own sockets (no batch to ride with). */
 export interface ReturnedRows {
-  spareRows: RowBuffer[];
+  spareRows: ArrayBuffer[];
 }
 
 /** An issue with the exporter it came from, for logs and counters. */

@@ -22,7 +22,7 @@ import { closeServer, formatAddress } from '../../core/net/server.js';
 import { BatchBuilder, type DecodedBatch, type ExporterIssue, type ReturnedRows, type WorkerSetup } from './batch.js';
 import { exporterAllowList, MAX_IPFIX_MESSAGE, type NetflowReceiverConfig } from './config.js';
 import { flowsToLogs } from './flowlogs.js';
-import { transferableRows, unpackFlows, type RowBuffer } from '../../evidence/memory/rows.js';
+import { unpackFlows } from '../../evidence/memory/rows.js';
 import { IpfixStreamFramer } from './tcp.js';
 import { EvidenceHub } from '../../core/evidence-hub.js';
 import { closeUdpSockets, openUdpGroup, udpReceiveAvailable, type SharedUdpSocket } from '../../native/udp.js';
@@ -48,7 +48,7 @@ interface WorkerSlot {
   /** Datagrams sent to this worker and not yet answered. */
   inFlight: number;
   /** Row buffers the evidence store has copied, to go back to the worker with the next batch. */
-  spareRows: RowBuffer[];
+  spareRows: ArrayBuffer[];
   /** Resolves when the worker confirms it stopped reading its sockets. */
   stopped?: () => void;
   /** Native receive: datagrams the worker has posted and this thread not taken yet (shared with the worker). */
@@ -303,7 +303,7 @@ export class NetflowReceiver implements Component {
     if (slot.spareRows.length > 0) {
       batch.spareRows = slot.spareRows;
       slot.spareRows = [];
-      slot.worker.postMessage(batch, [batch.data, ...transferableRows(batch.spareRows)]);
+      slot.worker.postMessage(batch, [batch.data, ...batch.spareRows]);
     } else slot.worker.postMessage(batch, [batch.data]);
   }
 
@@ -343,7 +343,7 @@ export class NetflowReceiver implements Component {
         if (decoded.ownReceive && slot.spareRows.length === MAX_SPARE_ROW_BUFFERS) {
           const returned: ReturnedRows = { spareRows: slot.spareRows };
           slot.spareRows = [];
-          slot.worker.postMessage(returned, transferableRows(returned.spareRows));
+          slot.worker.postMessage(returned, returned.spareRows);
         }
       }
     } else if (decoded.records.length > 0) evidence.addFlows(decoded.records);

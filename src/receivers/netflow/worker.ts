@@ -1,7 +1,7 @@
 /**
  * A decoding worker: takes datagram batches from the receive loop, decodes them with its own
  * template state (each exporter is routed to one worker, so its templates live here), and sends
- * the records back: packed into one buffer (store rows in shared memory, returned for reuse once copied), or as objects when logs need them.
+ * the records back: packed into one transferred buffer, or as objects when logs need them.
  * With native receive it also reads its share of the UDP sockets itself (recvmmsg, many
  * datagrams per call) and decodes each round in place, so the datagrams never cross threads.
  */
@@ -20,26 +20,26 @@ import {
   type WorkerSetup,
   type WorkerUdpSetup,
 } from './batch.js';
-import { RowWriter, transferableRows } from '../../evidence/memory/rows.js';
+import { RowWriter } from '../../evidence/memory/rows.js';
 import { exporterAllowList } from './config.js';
 import { DatagramBuffers, UdpBatchReader, type ReceivedDatagrams } from '../../native/udp.js';
 
 const setup = workerData as WorkerSetup;
 // NetFlow/IPFIX on the evidence path decode straight into store rows (no FlowRecord objects);
 // sFlow records are packed from objects.
-const rows = setup.packed && setup.scheme === 'netflow' && !setup.keepAllFields ? new RowWriter(undefined, { shared: true }) : undefined;
+const rows = setup.packed && setup.scheme === 'netflow' && !setup.keepAllFields ? new RowWriter() : undefined;
 const session = createDecoderSession(setup.scheme, setup.keepAllFields, rows);
 
-/** Sends a decoded batch to the main thread, transferring its ArrayBuffers (and `spentData`, the datagram buffer to reuse). */
+/** Sends a decoded batch to the main thread, transferring its buffers (and `spentData`, the datagram buffer to reuse). */
 function reply(decoded: DecodedBatch, spentData?: ArrayBuffer): void {
   const transfer: ArrayBuffer[] = spentData ? [spentData] : [];
   decoded.spentData = spentData;
   if (rows) {
-    transfer.push(...transferableRows([decoded.packed!.data]));
+    transfer.push(decoded.packed!.data);
     parentPort!.postMessage(decoded, transfer);
   } else if (setup.packed) {
     const packed = packDecoded(decoded);
-    transfer.push(...transferableRows([packed.packed.data]));
+    transfer.push(packed.packed.data);
     parentPort!.postMessage(packed, transfer);
   } else parentPort!.postMessage(decoded, transfer);
 }
@@ -50,7 +50,7 @@ if (setup.udp) startReaders(setup.udp);
 /**
  * A worker reading its own sockets gathers several receive rounds into one reply: a round is
  * often a handful of datagrams (the worker wakes at the first one), and each reply costs a
- * postMessage here and a message, a row buffer and garbage on the main thread.
+ * postMessage here and a message, a transferred buffer and garbage on the main thread.
  */
 const REPLY_DATAGRAMS = 256;
 /** ...or after this long, so that flows reach the store promptly at low rates. */
