@@ -1272,17 +1272,20 @@ const MAX_COMPILED_FIELDS = 128;
 /** Compiled loops kept by template shape; the cache starts afresh when full (an exporter churning templates). */
 const MAX_COMPILED_SHAPES = 256;
 
-/** A compiled record loop: the records of a data set (bytes `start` to `end`, see decodeDataSet) into rows; returns the records read. */
-type RowLoop = (
+/** A compiled record loop: the records of a data set (bytes `start` to `end`, see decodeDataSet) into `out`; returns the records read. */
+type RecordLoop<Out> = (
   plan: TemplatePlan,
   view: DataView,
   bytes: Uint8Array,
   start: number,
   end: number,
   p: PacketContext,
-  w: RowWriter,
+  out: Out,
   s: Scratch,
 ) => number;
+
+/** A compiled record loop into store rows. */
+type RowLoop = RecordLoop<RowWriter>;
 
 const isSmallInt = (x: number, max: number): boolean => Number.isInteger(x) && x >= 0 && x <= max;
 
@@ -1387,23 +1390,31 @@ function compileRowLoop(plan: TemplatePlan): RowLoop | null {
   return known.loop;
 }
 
-/** The record loop on the scratch: the template's reads inlined, then emitRow. */
-function compileScratchRowLoop(plan: TemplatePlan): RowLoop {
+/**
+ * The source of a record loop on the scratch (a function of (plan, view, bytes, start, end, p, `out`, s)
+ * returning the records read): per record the template's role statements inlined, then `emit`.
+ */
+function scratchLoopSource(plan: TemplatePlan, name: string, out: string, emit: string): string {
   const length = plan.fixedLength;
   const statements = plan.roleFields.map((f) => roleStatement(f.role, f.offset, f.length)).join('\n      ');
-  const source = `"use strict";
-  return function compiledRowLoop(plan, view, bytes, start, end, p, w, s) {
+  return `"use strict";
+  return function ${name}(plan, view, bytes, start, end, p, ${out}, s) {
     let count = 0;
     let v = 0;
     for (let pos = start; end - pos >= ${length}; pos += ${length}) {
       s.reset();
       ${plan.biflow ? 's.resetReverse();' : ''}
       ${statements}
-      emitRow(plan, s, p, bytes, w);
+      ${emit}
       count++;
     }
     return count;
   };`;
+}
+
+/** The record loop on the scratch: the template's reads inlined, then emitRow. */
+function compileScratchRowLoop(plan: TemplatePlan): RowLoop {
+  const source = scratchLoopSource(plan, 'compiledRowLoop', 'w', 'emitRow(plan, s, p, bytes, w);');
   return new Function('applyRole', 'emitRow', source)(applyRole, emitRow) as RowLoop;
 }
 
@@ -1417,17 +1428,8 @@ function compileScratchRowLoop(plan: TemplatePlan): RowLoop {
  * compares the loop with the general one record for record.
  */
 
-/** The records of a data set with every field kept, appended to `records`; returns the records read. */
-type AllFieldsLoop = (
-  plan: TemplatePlan,
-  view: DataView,
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  p: PacketContext,
-  records: FlowRecord[],
-  s: Scratch,
-) => number;
+/** A compiled record loop with every field kept, appending FlowRecords. */
+type AllFieldsLoop = RecordLoop<FlowRecord[]>;
 
 /** decodeValue(type, view, bytes, pos + off, len) as an expression, specialised where the type and length allow. */
 function valueExpression(type: number, off: number, len: number): string {
@@ -1482,22 +1484,8 @@ function compileAllFieldsLoop(plan: TemplatePlan): AllFieldsLoop | null {
   const key = JSON.stringify(shape);
   let loop = compiledAllFieldsShapes.get(key);
   if (!loop) {
-    const statements = plan.roleFields.map((f) => roleStatement(f.role, f.offset, f.length)).join('\n      ');
-    const source = `"use strict";
-  return function compiledAllFieldsLoop(plan, view, bytes, start, end, p, records, s) {
-    let count = 0;
-    let v = 0;
-    for (let pos = start; end - pos >= ${length}; pos += ${length}) {
-      s.reset();
-      ${plan.biflow ? 's.resetReverse();' : ''}
-      ${statements}
-      emitFlow(plan, s, p, bytes, {
-        ${properties.join(',\n        ')}
-      }, records);
-      count++;
-    }
-    return count;
-  };`;
+    const emit = `emitFlow(plan, s, p, bytes, {\n        ${properties.join(',\n        ')}\n      }, records);`;
+    const source = scratchLoopSource(plan, 'compiledAllFieldsLoop', 'records', emit);
     loop = new Function(
       'applyRole',
       'emitFlow',
