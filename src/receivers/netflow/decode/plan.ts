@@ -1468,7 +1468,7 @@ function compileAllFieldsLoop(plan: TemplatePlan): AllFieldsLoop | null {
   let offset = 0;
   for (const f of plan.fields) {
     const type = f.def.type;
-    if (!isSmallInt(f.length, 65535) || !isSmallInt(type, 255) || typeof f.name !== 'string') return null;
+    if (!isSmallInt(f.length, 65535) || !isSmallInt(type, 255)) return null;
     // a literal's "__proto__" key would set the prototype instead of a property
     if (!f.skip) {
       if (f.name === '__proto__') return null;
